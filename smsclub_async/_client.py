@@ -1,0 +1,740 @@
+"""SmsClub: construction, lifecycle, one method per endpoint, bulk fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from ._errors import (
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    DecodeError,
+    EventLoopError,
+    NotFoundError,
+    SmsClubError,
+    ValidationError,
+)
+from ._fanout import fan_out
+from ._limiter import DEFAULT_RATE_LIMIT, RateLimiter, limiter_for_token, token_fingerprint
+from ._outcomes import cancelled_result, interpret_send
+from ._phones import MAX_PER_REQUEST, Chunk, aiter_any, chunk_messages, chunk_phones
+from ._pipeline import Pipeline, Progress, Stats
+from ._results import Balance, SenderRegistration, SendResult, StatusReport
+from ._retry import DEFAULT_READ_RETRY, DEFAULT_SEND_RETRY, RetryPolicy
+from ._status import DeliveryStatus, SenderState
+from ._version import __version__
+from ._wire import (
+    BalanceResponse,
+    PersonalizedEntry,
+    PersonalizedSendRequest,
+    RegisterSenderRequest,
+    RegistrationResponse,
+    SendersResponse,
+    SenderStatusRequest,
+    SenderStatusResponse,
+    SendRequest,
+    StatusRequest,
+    StatusResponse,
+    WireDecodeError,
+    decode,
+    encode,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_TIMEOUT",
+    "SendStream",
+    "SmsClub",
+]
+
+DEFAULT_BASE_URL = "https://im.smsclub.mobi"
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+"""Per-request timeouts: 5 s to connect, 15 s for each read, write and pool wait."""
+DEFAULT_MAX_CONCURRENCY = 10
+"""Requests of one bulk call in flight at once; the limiter sets the pace anyway."""
+# httpx assigns pooled connections in time quadratic in their number: keep it small.
+_POOL_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10)
+
+TOKEN_ENV = "SMSCLUB_TOKEN"  # noqa: S105 - the name of the variable, not a secret
+BASE_URL_ENV = "SMSCLUB_BASE_URL"
+
+Phones = str | Iterable[str] | AsyncIterable[str]
+PersonalMessages = Mapping[str, str] | Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]]
+MessageIds = str | int | Iterable[str | int] | AsyncIterable[str | int]
+
+
+class _State(enum.Enum):
+    UNOPENED = 1
+    OPENED = 2
+    CLOSED = 3
+
+
+def _check_text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _check_lifetime(lifetime: int | None) -> int | None:
+    if lifetime is None:
+        return None
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
+        raise ValueError(f"lifetime must be a positive number of minutes, got {lifetime!r}")
+    return lifetime
+
+
+def _check_max_parts(message: str, max_parts: int | None) -> None:
+    if max_parts is None:
+        return
+    from ._segments import segments  # noqa: PLC0415 - keeps import time low
+
+    info = segments(message)
+    if info.parts > max_parts:
+        raise ValueError(
+            f"the message is {info.parts} SMS parts ({info.encoding}, {info.units} units),"
+            f" more than max_parts={max_parts}"
+        )
+
+
+class SendStream:
+    """The chunk-by-chunk results of a bulk send, as an async iterator.
+
+    Returned by :meth:`SmsClub.send_iter`. Iterate it with ``async for``; each item is
+    the :class:`SendResult` of one request of at most 100 recipients, in the order
+    requests finish. Memory stays constant however many recipients there are.
+
+    If iteration stops early (``break``, an exception, cancellation), requests still
+    in flight are cancelled, and the results of those that had already finished are
+    kept in :attr:`unclaimed`, so no issued message id is lost. Use
+    ``async with sms.send_iter(...) as stream:`` to close it deterministically.
+    """
+
+    def __init__(self, results: AsyncIterator[SendResult], unclaimed: list[SendResult]) -> None:
+        self._results = results
+        self.unclaimed = unclaimed
+        """Results that finished but were never yielded (after an early stop)."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SendResult:
+        return await anext(self._results)
+
+    async def aclose(self) -> None:
+        """Stop: cancel requests in flight; what finished goes to :attr:`unclaimed`."""
+        aclose = getattr(self._results, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class SmsClub:
+    """An asyncio client of the SMS Club JSON API.
+
+    Args:
+        token: the API token (JSON Profile section of the account); defaults to the
+            ``SMSCLUB_TOKEN`` environment variable.
+        base_url: defaults to ``SMSCLUB_BASE_URL`` or ``https://im.smsclub.mobi``.
+        http_client: an ``httpx.AsyncClient`` to borrow (never closed by this client).
+            Without it the client creates and owns one.
+        transport: an httpx transport for the owned client (e.g. the sandbox's).
+        timeout: httpx timeouts for the owned client.
+        rate_limit: requests per second for this token (the gateway allows 9).
+        limiter: a limiter to use instead of the process-wide one for the token, e.g.
+            :class:`smsclub_async.redis.RedisLimiter` when processes share a token.
+        retry: the retry policy of idempotent calls (status, balance, senders, ...).
+        send_retry: the retry policy of sends (see :class:`RetryPolicy`).
+        max_concurrency: requests of one bulk call in flight at once.
+        event_hooks: httpx event hooks for the owned client (``request``/``response``).
+
+    Example:
+        >>> async def main() -> None:
+        ...     async with SmsClub(token="...") as sms:
+        ...         result = await sms.send("380989361131", "Hi", sender="VashZakaz")
+        ...         print(result.sent)
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
+        rate_limit: int = DEFAULT_RATE_LIMIT,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy = DEFAULT_READ_RETRY,
+        send_retry: RetryPolicy = DEFAULT_SEND_RETRY,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        token = token if token is not None else os.environ.get(TOKEN_ENV)
+        if not token or not token.strip():
+            raise ConfigurationError(
+                f"no API token: pass token=... or set {TOKEN_ENV} (get one in the JSON Profile"
+                " section of your SMS Club account)"
+            )
+        if any(c in token for c in "\r\n"):
+            raise ConfigurationError("the API token contains a line break")
+        url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"base_url must start with https:// or http://, got {url!r}")
+        if http_client is not None and (transport is not None or event_hooks is not None):
+            raise ConfigurationError(
+                "transport= and event_hooks= configure the client's own httpx client;"
+                " set them on the http_client you pass instead"
+            )
+        if max_concurrency < 1:
+            raise ConfigurationError("max_concurrency must be at least 1")
+        self.base_url = url
+        self._fingerprint = token_fingerprint(token)
+        self._headers = {
+            "Authorization": f"Bearer {token.strip()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"smsclub-async/{__version__}",
+        }
+        self._limiter: RateLimiter = limiter or limiter_for_token(token.strip(), rate_limit)
+        self._borrowed = http_client
+        self._transport = transport
+        self._timeout = timeout
+        self._event_hooks = event_hooks
+        self.retry = retry
+        self.send_retry = send_retry
+        self.max_concurrency = max_concurrency
+        self.stats = Stats()
+        """Counters: requests, retries, 429s, time waited for the limiter."""
+        self._http: httpx.AsyncClient | None = http_client
+        self._pipeline: Pipeline | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._state = _State.UNOPENED
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def __repr__(self) -> str:
+        state = self._state.name.lower()
+        return (
+            f"<SmsClub base_url={self.base_url!r} token=sha256:{self._fingerprint}"
+            f" limiter={self._limiter!r} state={state}>"
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        """True after :meth:`aclose`."""
+        return self._state is _State.CLOSED
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The rate limiter this client's requests go through."""
+        return self._limiter
+
+    def _open(self) -> Pipeline:
+        if self._state is _State.CLOSED:
+            raise ClientClosedError(
+                "this SmsClub client is closed; create a new one (or keep using it inside"
+                " its `async with` block)"
+            )
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise EventLoopError(
+                "this SmsClub client was first used on another event loop; its connections"
+                " belong to that loop. Create one client per event loop (for example inside"
+                " each Celery task or pytest test), not one shared global"
+            )
+        if self._pipeline is None:
+            if self._http is None:
+                self._http = httpx.AsyncClient(
+                    transport=self._transport,
+                    timeout=self._timeout,
+                    limits=_POOL_LIMITS,
+                    event_hooks=dict(self._event_hooks) if self._event_hooks else None,
+                )
+            self._pipeline = Pipeline(
+                self._http,
+                base_url=self.base_url,
+                headers=self._headers,
+                limiter=self._limiter,
+                stats=self.stats,
+                clock=loop.time,
+            )
+            self._state = _State.OPENED
+        return self._pipeline
+
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client and, if it owns its httpx client, that too. Safe to call twice."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._http is not None and self._borrowed is None:
+            await self._http.aclose()
+
+    def __del__(self) -> None:
+        if (
+            getattr(self, "_state", None) is _State.OPENED
+            and self._borrowed is None
+            and self._http is not None
+            and not self._http.is_closed
+        ):
+            warnings.warn(
+                f"unclosed {self!r}: use `async with SmsClub(...)` or `await sms.aclose()`",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+
+    # ----------------------------------------------------------------- sending
+
+    async def send(
+        self,
+        phones: Phones,
+        message: str,
+        *,
+        sender: str,
+        lifetime: int | None = None,
+        integration_id: int | None = None,
+        max_parts: int | None = None,
+    ) -> SendResult:
+        """Send one message to any number of recipients.
+
+        Numbers are normalised (spaces, dashes, brackets, a leading ``+`` removed),
+        de-duplicated in order, split into requests of 100 that run concurrently
+        under the rate limit, and the answers merged into one result.
+
+        Args:
+            phones: one number, or any iterable or async iterable of numbers.
+            message: the text (UTF-8; long texts are sent as several parts).
+            sender: an approved sender name (``src_addr``).
+            lifetime: minutes the message may wait for delivery.
+            integration_id: the referral-programme id, if any.
+            max_parts: refuse the message before any request if it needs more parts.
+
+        Returns:
+            Every recipient in ``sent`` (id -> phone), ``failed`` or ``unknown``.
+
+        Raises:
+            ValueError: empty message or sender, no recipients, bad lifetime or too
+                many parts; raised before any request.
+            SmsClubError: a request failed for good (after retries). Its ``partial``
+                holds the merged result of every chunk, every issued id included.
+                On cancellation, ``asyncio.CancelledError`` is re-raised with the
+                same ``partial`` attribute.
+        """
+        stream = self.send_iter(
+            phones,
+            message,
+            sender=sender,
+            lifetime=lifetime,
+            integration_id=integration_id,
+            max_parts=max_parts,
+        )
+        return await self._collect(stream)
+
+    async def send_personalized(
+        self,
+        messages: PersonalMessages,
+        *,
+        sender: str,
+        lifetime: int | None = None,
+        max_parts: int | None = None,
+    ) -> SendResult:
+        """Send each recipient its own text (``/v2/sms/send``), 100 per request.
+
+        Args:
+            messages: a mapping phone -> text, or (phone, text) pairs, sync or async.
+                One message per phone per call: a later pair for the same phone is
+                ignored.
+            sender: an approved sender name.
+            lifetime: minutes the messages may wait for delivery.
+            max_parts: refuse any text longer than this many parts.
+
+        Returns and raises as :meth:`send`.
+        """
+        stream = self.send_personalized_iter(
+            messages, sender=sender, lifetime=lifetime, max_parts=max_parts
+        )
+        return await self._collect(stream)
+
+    def send_iter(
+        self,
+        phones: Phones,
+        message: str,
+        *,
+        sender: str,
+        lifetime: int | None = None,
+        integration_id: int | None = None,
+        max_parts: int | None = None,
+    ) -> SendStream:
+        """Like :meth:`send`, but yield one :class:`SendResult` per finished request.
+
+        Reads the recipients lazily and holds only the requests in flight, so ten
+        million numbers from a generator need no more memory than a thousand.
+        A chunk that failed for good is yielded with ``error`` set and its phones in
+        ``failed`` or ``unknown``; an authentication error ends the stream by raising.
+
+        Example:
+            >>> async def main(sms: SmsClub, phones: list[str]) -> None:
+            ...     async for part in sms.send_iter(phones, "Hi", sender="VashZakaz"):
+            ...         print(len(part.sent), "sent")
+        """
+        _check_text(message, "message")
+        _check_text(sender, "sender")
+        _check_lifetime(lifetime)
+        _check_max_parts(message, max_parts)
+        if isinstance(phones, Iterable) and not isinstance(phones, str):
+            phones = _nonempty(phones, "phones")
+        elif isinstance(phones, str) and not phones.strip():
+            raise ValueError("phones must name at least one recipient")
+
+        def payload(chunk: Chunk) -> bytes:
+            return encode(
+                SendRequest(
+                    phone=chunk.phones,
+                    src_addr=sender,
+                    message=message,
+                    lifetime=lifetime,
+                    integration_id=integration_id,
+                )
+            )
+
+        return self._stream(chunk_phones(phones), payload, "/sms/send")
+
+    def send_personalized_iter(
+        self,
+        messages: PersonalMessages,
+        *,
+        sender: str,
+        lifetime: int | None = None,
+        max_parts: int | None = None,
+    ) -> SendStream:
+        """Like :meth:`send_personalized`, yielding one result per finished request."""
+        _check_text(sender, "sender")
+        _check_lifetime(lifetime)
+        if isinstance(messages, Mapping):
+            if not messages:
+                raise ValueError("messages must hold at least one (phone, text) pair")
+            for text in messages.values():
+                _check_text(text, "every message")
+                _check_max_parts(text, max_parts)
+        elif isinstance(messages, Iterable):
+            messages = _nonempty(messages, "messages")
+
+        def payload(chunk: Chunk) -> bytes:
+            if max_parts is not None:
+                for text in chunk.messages:
+                    _check_max_parts(text, max_parts)
+            entries = [
+                PersonalizedEntry(phone=p, message=m)
+                for p, m in zip(chunk.phones, chunk.messages, strict=True)
+            ]
+            return encode(
+                PersonalizedSendRequest(src_addr=sender, data_message=entries, lifetime=lifetime)
+            )
+
+        return self._stream(chunk_messages(messages), payload, "/v2/sms/send")
+
+    def _stream(
+        self, chunks: AsyncIterator[Chunk], payload: Callable[[Chunk], bytes], endpoint: str
+    ) -> SendStream:
+        unclaimed: list[SendResult] = []
+
+        async def send_chunk(chunk: Chunk) -> SendResult:
+            if not chunk.phones:
+                return SendResult(failed=dict(chunk.rejected))
+            pipeline = self._open()
+            progress = Progress()
+            try:
+                exchange = await pipeline.exchange(
+                    endpoint,
+                    payload(chunk),
+                    policy=self.send_retry,
+                    is_send=True,
+                    progress=progress,
+                )
+            except asyncio.CancelledError:
+                return cancelled_result(chunk, maybe_processed=progress.maybe_processed)
+            return interpret_send(chunk, exchange, endpoint=endpoint)
+
+        async def results() -> AsyncIterator[SendResult]:
+            self._open()
+            fatal: SmsClubError | None = None
+            async for result in fan_out(
+                chunks,
+                send_chunk,
+                limit=self.max_concurrency,
+                stop_after=lambda r: isinstance(r.error, AuthenticationError),
+                leftovers=unclaimed,
+            ):
+                if isinstance(result.error, AuthenticationError):
+                    fatal = result.error
+                yield result
+            if fatal is not None:
+                raise fatal
+
+        return SendStream(results(), unclaimed)
+
+    async def _collect(self, stream: SendStream) -> SendResult:
+        total = SendResult()
+        try:
+            async for part in stream:
+                total.merge(part)
+        except asyncio.CancelledError as exc:
+            await stream.aclose()
+            for part in stream.unclaimed:
+                total.merge(part)
+            exc.partial = total  # type: ignore[attr-defined]
+            raise
+        except SmsClubError as exc:
+            for part in stream.unclaimed:
+                total.merge(part)
+            exc.partial = total
+            raise
+        if total.recipients == 0 and not total.errors:
+            raise ValueError("no recipients: the phone list was empty")
+        if total.error is not None:
+            error = total.error
+            error.partial = total
+            raise error
+        return total
+
+    # ----------------------------------------------------------------- reading
+
+    async def status(self, message_ids: MessageIds) -> StatusReport:
+        """Delivery status of any number of messages, 100 ids per request.
+
+        Args:
+            message_ids: ids as issued (``result.sent`` works: its keys are the ids),
+                strings or numbers, sync or async.
+
+        Returns:
+            A :class:`StatusReport`: a dict id -> :class:`DeliveryStatus` with
+            ``raw`` (the gateway's strings) and ``missing`` (ids it did not report).
+
+        Raises:
+            ValueError: no ids, or an id that is empty or not a string or number.
+            SmsClubError: a request failed for good; ``partial`` holds the rest.
+        """
+        report = StatusReport()
+        try:
+            async for part in self._status_parts(message_ids):
+                report.merge(part)
+        except SmsClubError as exc:
+            exc.partial = report
+            raise
+        return report
+
+    async def _status_parts(self, message_ids: MessageIds) -> AsyncIterator[StatusReport]:
+        self._open()
+
+        async def fetch(ids: list[str]) -> StatusReport | SmsClubError:
+            try:
+                body = await self._open().call(
+                    "/sms/status", encode(StatusRequest(id_sms=ids)), policy=self.retry
+                )
+                return _status_report(ids, body)
+            except SmsClubError as exc:
+                return exc
+
+        got_any = False
+        async for part in fan_out(_id_chunks(message_ids), fetch, limit=self.max_concurrency):
+            if isinstance(part, SmsClubError):
+                raise part
+            got_any = True
+            yield part
+        if not got_any:
+            raise ValueError("message_ids must hold at least one id")
+
+    async def balance(self) -> Balance:
+        """The account balance, e.g. ``Balance(money=Decimal('8111.17'), currency='UAH')``."""
+        body = await self._open().call("/sms/balance", None, policy=self.retry)
+        info = _decode(BalanceResponse, body, "/sms/balance").success_request.info
+        try:
+            money = Decimal(str(info.money))
+        except InvalidOperation as exc:
+            raise DecodeError(
+                f"/sms/balance: money is not a number: {info.money!r}", endpoint="/sms/balance"
+            ) from exc
+        if not money.is_finite():
+            raise DecodeError(f"/sms/balance: money is {money}", endpoint="/sms/balance")
+        # "8111.1700" -> 8111.17, but never drop a digit that carries value.
+        cents = money.quantize(Decimal("0.01"))
+        return Balance(money=cents if cents == money else money, currency=info.currency)
+
+    async def senders(self) -> list[str]:
+        """The sender names this account may send from (``/sms/originator``)."""
+        body = await self._open().call("/sms/originator", None, policy=self.retry)
+        info = _decode(SendersResponse, body, "/sms/originator").success_request.info
+        return list(info) if isinstance(info, list) else list(info.values())
+
+    async def sender_status(self, sender: str | None = None) -> dict[str, SenderState]:
+        """Moderation state of one sender name, or of all names when ``sender`` is None.
+
+        Raises:
+            NotFoundError: the gateway has no such name ("Error. Data not found").
+        """
+        endpoint = "/originators/stat-originators"
+        payload = None
+        if sender is not None:
+            payload = encode(SenderStatusRequest(sender_id=_check_text(sender, "sender")))
+        body = await self._open().call(endpoint, payload, policy=self.retry)
+        answer = _decode(SenderStatusResponse, body, endpoint).success_request
+        states = {name: SenderState.parse(state) for name, state in answer.info.items()}
+        if sender is not None and sender not in states and answer.add_info:
+            message = str(next(iter(answer.add_info.values())))
+            raise NotFoundError(
+                f"{endpoint}: sender name {sender!r}: {message}",
+                status_code=200,
+                endpoint=endpoint,
+                gateway_message=message,
+                fields={k: str(v) for k, v in answer.add_info.items()},
+            )
+        return states
+
+    async def register_sender(
+        self,
+        *,
+        sender: str,
+        company_type: Literal["tov", "fop"],
+        company: str,
+        subject: str,
+        description: str,
+        site: str,
+        okpo: str | None = None,
+        inn: str | None = None,
+    ) -> SenderRegistration:
+        """Apply for a new sender name; it starts in moderation.
+
+        Args:
+            sender: the name wanted (``sender_id``).
+            company_type: ``"tov"`` (a company: give ``okpo``) or ``"fop"`` (a sole
+                trader: give ``inn``).
+            company: the legal name.
+            subject: the purpose of the messages (see the gateway's suggested list).
+            description: what the company does.
+            site: the website or a social-network page.
+            okpo: the company's EDRPOU code, for ``"tov"``.
+            inn: the taxpayer number, for ``"fop"``.
+
+        Raises:
+            ValueError: a missing field, or the wrong id for the company type.
+            ValidationError: the gateway refused a field (``fields`` says which).
+        """
+        for value, name in (
+            (sender, "sender"),
+            (company, "company"),
+            (subject, "subject"),
+            (description, "description"),
+            (site, "site"),
+        ):
+            _check_text(value, name)
+        if company_type == "tov":
+            _check_text(okpo, "okpo (required for company_type='tov')")
+        elif company_type == "fop":
+            _check_text(inn, "inn (required for company_type='fop')")
+        else:
+            raise ValueError(f"company_type must be 'tov' or 'fop', got {company_type!r}")
+        request = RegisterSenderRequest(
+            sender_id=sender,
+            company_type=company_type,
+            company=company,
+            okpo=(okpo or "") if company_type == "tov" else "",
+            inn=(inn or "") if company_type == "fop" else "",
+            subject=subject,
+            description=description,
+            site=site,
+        )
+        endpoint = "/originators/registration-originators"
+        body = await self._open().call(endpoint, encode(request), policy=self.retry)
+        answer = _decode(RegistrationResponse, body, endpoint).success_request
+        if answer.info is None:
+            fields = {k: str(v) for k, v in answer.add_info.items()}
+            detail = "; ".join(f"{k}: {v}" for k, v in fields.items()) or "no details"
+            raise ValidationError(
+                f"{endpoint}: the application was refused: {detail}",
+                status_code=200,
+                endpoint=endpoint,
+                gateway_message=detail,
+                fields=fields,
+            )
+        return SenderRegistration(sender=answer.info.originator, status=answer.info.status)
+
+
+def _decode(kind: type[Any], body: bytes, endpoint: str) -> Any:
+    try:
+        return decode(kind, body)
+    except WireDecodeError as exc:
+        raise DecodeError(
+            f"{endpoint}: unexpected answer from the gateway: {exc}", endpoint=endpoint, body=body
+        ) from exc
+
+
+def _status_report(ids: list[str], body: bytes) -> StatusReport:
+    answer = _decode(StatusResponse, body, "/sms/status").success_request
+    raw = {str(k): str(v) for k, v in answer.info.items()}
+    statuses = [(k, DeliveryStatus.parse(v)) for k, v in raw.items()]
+    missing = [i for i in ids if i not in raw]
+    return StatusReport(statuses, raw=raw, missing=missing)
+
+
+def _normalize_id(raw: object) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError(f"a message id must be a string or a whole number, got {raw!r}")  # noqa: TRY004 - one error type for all bad input
+    text = str(raw).strip()
+    if not text or len(text) > 64 or not text.isprintable():
+        raise ValueError(f"not a message id: {raw!r}")
+    return text
+
+
+async def _id_chunks(message_ids: MessageIds) -> AsyncIterator[list[str]]:
+    source: Iterable[str | int] | AsyncIterable[str | int] = (
+        [message_ids] if isinstance(message_ids, str | int) else message_ids
+    )
+    seen: set[str] = set()
+    chunk: list[str] = []
+    async for raw in aiter_any(source):
+        message_id = _normalize_id(raw)
+        if message_id in seen:
+            continue
+        seen.add(message_id)
+        chunk.append(message_id)
+        if len(chunk) == MAX_PER_REQUEST:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _nonempty(items: Iterable[Any], what: str) -> Iterable[Any]:
+    """Refuse an empty collection up front (iterators are checked as they run out)."""
+    if isinstance(items, list | tuple | set | frozenset | dict) and not items:
+        raise ValueError(f"{what} must hold at least one recipient")
+    return items

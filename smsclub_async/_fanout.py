@@ -1,0 +1,74 @@
+"""Run one coroutine per item of a stream, a bounded number at a time.
+
+Not a ``TaskGroup``: one failed chunk must not cancel the chunks that already sent
+messages. Workers are expected to turn their own failures (cancellation included)
+into results; what they return is yielded in completion order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+__all__ = ["fan_out"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def fan_out(
+    items: AsyncIterator[T],
+    worker: Callable[[T], Awaitable[R]],
+    *,
+    limit: int,
+    stop_after: Callable[[R], bool] | None = None,
+    leftovers: list[R] | None = None,
+) -> AsyncIterator[R]:
+    """Yield ``worker(item)`` results as they finish, at most ``limit`` running at once.
+
+    Args:
+        items: the work, read lazily (so memory stays bounded however long it is).
+        worker: turns one item into a result; must not raise for ordinary failures.
+        limit: how many workers may run at once.
+        stop_after: when it returns True for a result, no further items are started
+            (the running ones still finish and are yielded).
+        leftovers: if the consumer stops early or the task is cancelled, the results
+            of workers that finished or were cancelled but not yet yielded are
+            appended here, so nothing they achieved is lost.
+    """
+    running: set[asyncio.Task[R]] = set()
+    ready: deque[R] = deque()
+    exhausted = False
+    stopping = False
+    try:
+        while True:
+            while not exhausted and not stopping and len(running) < limit:
+                try:
+                    item = await anext(items)
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                running.add(asyncio.ensure_future(worker(item)))
+            if not running:
+                return
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            ready.extend(task.result() for task in done)
+            while ready:
+                result = ready.popleft()
+                if stop_after is not None and stop_after(result):
+                    stopping = True
+                yield result
+    finally:
+        if running:
+            for task in running:
+                task.cancel()
+            # Workers turn cancellation into a result describing what may have gone out.
+            outcomes = await asyncio.gather(*running, return_exceptions=True)
+            ready.extend(o for o in outcomes if not isinstance(o, BaseException))
+        if leftovers is not None:
+            leftovers.extend(ready)
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()

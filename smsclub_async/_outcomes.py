@@ -1,0 +1,141 @@
+"""Turn how a send request ended into a per-recipient result (pure, no I/O).
+
+The rules that keep callers from sending twice live here:
+
+* ``failed`` only when the gateway certainly did not send (it said so per number, or
+  the request was refused before processing);
+* ``unknown`` whenever the request may have been processed and we could not learn
+  the ids: a 5xx or dropped answer after writing, a garbled 200, a 453 answering our
+  own retry (the earlier attempt went out, its ids are lost), a cancellation in flight.
+"""
+
+from __future__ import annotations
+
+from ._errors import DecodeError, SmsClubError
+from ._phones import Chunk, normalize_phone
+from ._pipeline import Exchange
+from ._results import SendResult
+from ._wire import SendResponse, WireDecodeError, decode
+
+__all__ = [
+    "REQUEST_FIELDS",
+    "cancelled_result",
+    "interpret_send",
+]
+
+REQUEST_FIELDS = frozenset({"src_addr", "message", "phone", "lifetime", "data_message"})
+
+DUPLICATE_OF_OUR_RETRY = (
+    "probably sent: an earlier attempt may have been processed but its answer was lost,"
+    " and the gateway answered the retry with 453 (duplicate); the message id is unknown"
+)
+DUPLICATE_OF_CALLER = (
+    "not sent: the same message went to these numbers less than 2 minutes ago (HTTP 453 duplicate)"
+)
+NOT_MENTIONED = "the gateway's answer did not mention this number"
+
+
+def _unknown_reason(error: SmsClubError | None) -> str:
+    cause = f" ({error})" if error is not None else ""
+    return f"maybe sent: the request may have been processed but no answer arrived{cause}"
+
+
+def _failed_reason(error: SmsClubError | None) -> str:
+    return f"not sent: {error}" if error is not None else "not sent"
+
+
+def _fill(result: SendResult, phones: list[str], *, maybe: bool, reason: str) -> None:
+    target = result.unknown if maybe else result.failed
+    for phone in phones:
+        target[phone] = reason
+
+
+def cancelled_result(chunk: Chunk, *, maybe_processed: bool) -> SendResult:
+    """The result of a chunk whose request was cancelled."""
+    result = SendResult(failed=dict(chunk.rejected))
+    if maybe_processed:
+        _fill(result, chunk.phones, maybe=True, reason="maybe sent: cancelled while in flight")
+    else:
+        _fill(result, chunk.phones, maybe=False, reason="not sent: cancelled before sending")
+    return result
+
+
+def _match(returned: str, pending: dict[str, None], by_tail: dict[str, list[str]]) -> str | None:
+    if returned in pending:
+        return returned
+    normal = normalize_phone(returned)
+    if normal is not None and normal in pending:
+        return normal
+    # The gateway may echo a number in another format (e.g. without a country code):
+    # accept a unique match on the last nine digits.
+    if normal is not None:
+        candidates = [p for p in by_tail.get(normal[-9:], []) if p in pending]
+        if len(candidates) == 1:
+            return candidates[0]
+    return None
+
+
+def interpret_send(chunk: Chunk, exchange: Exchange, *, endpoint: str) -> SendResult:
+    """Account for every phone of a chunk given how its request ended."""
+    result = SendResult(failed=dict(chunk.rejected), requests=exchange.attempts)
+    phones = chunk.phones
+    if exchange.duplicate:
+        if exchange.maybe_processed:
+            _fill(result, phones, maybe=True, reason=DUPLICATE_OF_OUR_RETRY)
+        else:
+            _fill(result, phones, maybe=False, reason=DUPLICATE_OF_CALLER)
+        return result
+    if exchange.error is not None:
+        result.error = exchange.error
+        if exchange.maybe_processed:
+            _fill(result, phones, maybe=True, reason=_unknown_reason(exchange.error))
+        else:
+            _fill(result, phones, maybe=False, reason=_failed_reason(exchange.error))
+            if exchange.error is not None and exchange.status_code == 400:
+                result.errors["request"] = str(exchange.error)
+        return result
+
+    assert exchange.body is not None
+    try:
+        answer = decode(SendResponse, exchange.body).success_request
+    except WireDecodeError as exc:
+        # A 200 means the gateway processed the request: the messages may be out.
+        error = DecodeError(
+            f"{endpoint}: the answer could not be read ({exc}); the messages may have been sent",
+            endpoint=endpoint,
+            body=exchange.body,
+        )
+        error.__cause__ = exc
+        result.error = error
+        _fill(result, phones, maybe=True, reason=_unknown_reason(error))
+        return result
+
+    pending = dict.fromkeys(phones)
+    by_tail: dict[str, list[str]] = {}
+    for phone in phones:
+        by_tail.setdefault(phone[-9:], []).append(phone)
+
+    for message_id, returned in answer.info.items():
+        returned_phone = str(returned)
+        matched = _match(returned_phone, pending, by_tail)
+        result.sent[str(message_id)] = matched or returned_phone
+        if matched is not None:
+            del pending[matched]
+
+    for key, message in answer.add_info.items():
+        text = message if isinstance(message, str) else str(message)
+        matched = _match(key, pending, by_tail) if key not in REQUEST_FIELDS else None
+        if matched is not None:
+            result.failed[matched] = text
+            del pending[matched]
+        else:
+            result.errors[key] = text
+
+    if pending:
+        if result.errors and not answer.info:
+            # A request-level error and nothing accepted: the request was refused whole.
+            reason = "not sent: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+            _fill(result, list(pending), maybe=False, reason=reason)
+        else:
+            _fill(result, list(pending), maybe=True, reason=NOT_MENTIONED)
+    return result

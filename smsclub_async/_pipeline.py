@@ -1,0 +1,356 @@
+"""The one request path: limiter -> httpx -> status-to-outcome -> retry decision.
+
+Every endpoint of every gateway goes through :meth:`Pipeline.exchange`. Decoding the
+body into a result is left to the caller (pure functions in the client modules).
+
+Whether a failed attempt may have been *processed* by the gateway decides whether a
+send may be retried freely. httpcore reports, through the request's ``trace``
+extension, when the request body was completely written: before that the gateway
+cannot have processed it (it needs the whole body), so the attempt is safe to repeat.
+Transports that do not trace (respx, other backends) fall back on the exception type:
+connect and pool errors are safe, anything later is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import tenacity
+
+from ._errors import (
+    APIError,
+    DuplicateError,
+    SmsClubError,
+    TimeoutError,
+    TransportError,
+    error_for_status,
+)
+from ._limiter import RateLimiter
+from ._retry import RetryPolicy, parse_retry_after
+from ._wire import decode_error_message
+
+__all__ = ["Exchange", "Pipeline", "Progress", "Stats"]
+
+logger = logging.getLogger("smsclub_async")
+
+_BODY_WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
+_HEADERS_WRITTEN = frozenset(
+    {"http11.send_request_headers.complete", "http2.send_request_headers.complete"}
+)
+_SAFE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class _Kind(enum.Enum):
+    OK = "ok"
+    RETRY_SAFE = "retry-safe"  # rejected before processing: 429, connect errors
+    RETRY_MAYBE = "retry-maybe"  # may have been processed: 5xx, read errors after writing
+    DUPLICATE = "duplicate"  # 453
+    FINAL = "final"  # 4xx: will not succeed by repeating
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters a client keeps, for users' own metrics.
+
+    Attributes:
+        requests: HTTP attempts made (retries included).
+        retries: attempts that were retries.
+        rate_limited: 429 answers received.
+        server_errors: 5xx answers received.
+        transport_errors: attempts that ended without an answer.
+        limiter_wait: seconds spent waiting for the rate limiter, summed over attempts.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    transport_errors: int = 0
+    limiter_wait: float = 0.0
+
+
+@dataclass(slots=True)
+class _Attempt:
+    kind: _Kind
+    status_code: int | None = None
+    body: bytes = b""
+    error: SmsClubError | None = None
+    retry_after: float | None = None
+    processed_maybe: bool = False
+
+
+@dataclass(slots=True)
+class Exchange:
+    """The end of one logical request after all its retries.
+
+    Attributes:
+        body: the body of the final 200 answer, or ``None``.
+        error: the error that ended it, or ``None`` after a 200.
+        maybe_processed: an attempt may have been processed by the gateway without
+            its answer reaching us (so the request may have taken effect).
+        duplicate: the final answer was 453.
+        attempts: how many attempts were made.
+    """
+
+    body: bytes | None
+    error: SmsClubError | None
+    maybe_processed: bool
+    duplicate: bool = False
+    attempts: int = 0
+    status_code: int | None = None
+
+
+@dataclass(slots=True)
+class Progress:
+    """What a request in progress has done so far; read it after a cancellation.
+
+    Attributes:
+        maybe_since: when an attempt first may have been processed without its
+            answer reaching us (clock of the pipeline), else ``None``.
+        in_flight: an attempt is between handing the request to httpx and its answer.
+        traced: the transport reports httpcore trace events for the current attempt.
+        written: the current attempt's body was completely written.
+        attempts: attempts started.
+    """
+
+    maybe_since: float | None = None
+    in_flight: bool = False
+    traced: bool = False
+    written: bool = False
+    attempts: int = 0
+    last: _Attempt | None = None
+
+    @property
+    def maybe_processed(self) -> bool:
+        """Whether the gateway may have processed the request, as far as we know now.
+
+        A cancelled attempt counts when its body was written, or when the transport
+        does not trace and the request had been handed over.
+        """
+        if self.maybe_since is not None:
+            return True
+        return self.in_flight and (self.written or not self.traced)
+
+
+class Pipeline:
+    """Sends requests for one token under one limiter, with retries.
+
+    Args:
+        http: the shared ``httpx.AsyncClient``.
+        base_url: the gateway's base URL, without a trailing slash.
+        headers: headers for every request (``Authorization`` among them).
+        limiter: the rate limiter shared by every client of the token.
+        stats: the counters to update.
+        clock: a monotonic clock (the event loop's by default).
+    """
+
+    __slots__ = ("_clock", "_headers", "_http", "_limiter", "base_url", "stats")
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        headers: dict[str, str],
+        limiter: RateLimiter,
+        stats: Stats,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self.base_url = base_url
+        self._headers = headers
+        self._limiter = limiter
+        self.stats = stats
+        self._clock = clock
+
+    async def exchange(
+        self,
+        endpoint: str,
+        payload: bytes | None,
+        *,
+        policy: RetryPolicy,
+        is_send: bool,
+        progress: Progress | None = None,
+    ) -> Exchange:
+        """Make a request with retries and return how it ended. Never raises an API error.
+
+        Args:
+            endpoint: the path, e.g. ``/sms/send``.
+            payload: the JSON body, or ``None`` for body-less endpoints.
+            policy: the retry policy.
+            is_send: a send is not idempotent: once an attempt may have been
+                processed, retries must stay inside the duplicate window.
+            progress: filled in as the request goes; after a cancellation it tells
+                whether the request may have been processed.
+        """
+        progress = progress if progress is not None else Progress()
+
+        def should_retry(attempt: _Attempt) -> bool:
+            return attempt.kind in (_Kind.RETRY_SAFE, _Kind.RETRY_MAYBE)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            attempt = progress.last
+            retry_after = attempt.retry_after if attempt else None
+            return policy.backoff_for(state.attempt_number, retry_after)
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            attempt = progress.last
+            if state.attempt_number >= policy.attempts or attempt is None:
+                return True
+            if attempt.retry_after is not None and attempt.retry_after > policy.max_retry_after:
+                return True
+            if is_send and progress.maybe_since is not None:
+                upcoming = state.upcoming_sleep or 0.0
+                if self._clock() + upcoming - progress.maybe_since > policy.send_budget:
+                    return True
+            return False
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            self.stats.retries += 1
+            attempt = progress.last
+            logger.info(
+                "retrying %s in %.2fs (attempt %d failed: %s)",
+                endpoint,
+                state.upcoming_sleep or 0.0,
+                state.attempt_number,
+                attempt.error if attempt and attempt.error else "retryable answer",
+            )
+
+        async def one_attempt() -> _Attempt:
+            progress.attempts += 1
+            attempt = await self._attempt(endpoint, payload, progress)
+            if attempt.processed_maybe and progress.maybe_since is None:
+                progress.maybe_since = self._clock()
+            progress.last = attempt
+            return attempt
+
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_result(should_retry),
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            sleep=asyncio.sleep,
+            retry_error_callback=lambda state: progress.last,
+            reraise=True,
+        )
+        final: _Attempt = await retrying(one_attempt)
+        return Exchange(
+            body=final.body if final.kind is _Kind.OK else None,
+            error=final.error,
+            maybe_processed=progress.maybe_since is not None,
+            duplicate=final.kind is _Kind.DUPLICATE,
+            attempts=progress.attempts,
+            status_code=final.status_code,
+        )
+
+    async def call(self, endpoint: str, payload: bytes | None, *, policy: RetryPolicy) -> bytes:
+        """An idempotent request: the body of its 200 answer, or the error raised."""
+        result = await self.exchange(endpoint, payload, policy=policy, is_send=False)
+        if result.error is not None:
+            raise result.error
+        assert result.body is not None
+        return result.body
+
+    async def _attempt(self, endpoint: str, payload: bytes | None, progress: Progress) -> _Attempt:
+        url = self.base_url + endpoint
+        waited_from = self._clock()
+        permit = await self._limiter.acquire()
+        started = self._clock()
+        self.stats.limiter_wait += started - waited_from
+        self.stats.requests += 1
+        number = progress.attempts
+        progress.traced = progress.written = False
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            progress.traced = True
+            if event in _HEADERS_WRITTEN:
+                permit.sent()
+            elif event in _BODY_WRITTEN:
+                progress.written = True
+
+        request = self._http.build_request(
+            "POST",
+            url,
+            content=payload if payload is not None else b"",
+            headers=self._headers,
+            extensions={"trace": trace},
+        )
+        progress.in_flight = True
+        try:
+            response = await self._http.send(request)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            progress.in_flight = False
+            self.stats.transport_errors += 1
+            maybe = (
+                progress.written if progress.traced else not isinstance(exc, _SAFE_TRANSPORT_ERRORS)
+            )
+            error_cls = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+            what = "after the request was sent" if maybe else "before the request was sent"
+            error = error_cls(f"{endpoint}: {type(exc).__name__} {what}: {exc}", endpoint=endpoint)
+            error.__cause__ = exc
+            _log_attempt(endpoint, None, started, self._clock(), number, type(exc).__name__)
+            return _Attempt(
+                _Kind.RETRY_MAYBE if maybe else _Kind.RETRY_SAFE, error=error, processed_maybe=maybe
+            )
+        finally:
+            permit.done()
+        progress.in_flight = False
+        status = response.status_code
+        _log_attempt(endpoint, status, started, self._clock(), number, None)
+        return self._classify(endpoint, status, body, response.headers)
+
+    def _classify(
+        self, endpoint: str, status: int, body: bytes, headers: httpx.Headers
+    ) -> _Attempt:
+        if status == 200:
+            return _Attempt(_Kind.OK, status_code=status, body=body)
+        message = decode_error_message(body)
+        retry_after = None
+        if status == 429:
+            self.stats.rate_limited += 1
+            ms = parse_retry_after(headers.get("retry-after-ms"))
+            retry_after = (
+                ms / 1000 if ms is not None else parse_retry_after(headers.get("retry-after"))
+            )
+        elif status >= 500:
+            self.stats.server_errors += 1
+        error: APIError = error_for_status(
+            status, endpoint=endpoint, gateway_message=message, retry_after=retry_after
+        )
+        if status == 429:
+            return _Attempt(_Kind.RETRY_SAFE, status, body, error, retry_after)
+        if status >= 500:
+            return _Attempt(_Kind.RETRY_MAYBE, status, body, error, processed_maybe=True)
+        if isinstance(error, DuplicateError):
+            return _Attempt(_Kind.DUPLICATE, status, body, error)
+        return _Attempt(_Kind.FINAL, status, body, error)
+
+
+def _log_attempt(  # noqa: PLR0917
+    endpoint: str,
+    status: int | None,
+    started: float,
+    ended: float,
+    number: int,
+    failure: str | None,
+) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        outcome = f"HTTP {status}" if status is not None else failure
+        logger.debug(
+            "POST %s -> %s in %.1f ms (attempt %d)",
+            endpoint,
+            outcome,
+            (ended - started) * 1000,
+            number,
+        )
