@@ -7,21 +7,26 @@ request on a fresh connection leaves ~30 ms after admission (TCP and TLS set-up)
 while the ones behind it on warm connections leave at once, which squeezes ten
 arrivals into one window behind a limiter that spaced its admissions perfectly.
 
-:class:`LocalLimiter` therefore has two stages:
+:class:`LocalLimiter` therefore has two stages, both under one ``threading.Lock``:
 
-1. a pacer, one ``aiolimiter.AsyncLimiter(1, period)`` per event loop, that spreads
-   admissions evenly (capacity one: aiolimiter's default burst of ``max_rate``
-   followed by ``max_rate`` more would put 17 requests into one second);
-2. a process-wide sliding log of *wire times* that admits a request only if it will
-   leave at least ``window`` seconds after the request ``rate`` places before it.
-   Each admitted request holds a :class:`Permit`; the request pipeline calls
+1. a pacer that hands out evenly spaced *slots* (``window / rate`` apart). Slots are
+   reserved in advance, so a waiter that wakes a little late does not push every
+   later slot back (lateness does not accumulate), and waiters are served in order;
+2. a sliding log of *wire times* that admits a request only if it will leave at
+   least ``window`` seconds after the request ``rate`` places before it. Each
+   admitted request holds a :class:`Permit`; the request pipeline calls
    :meth:`Permit.sent` when httpcore reports the request headers written, which
    replaces the admission time by the real wire time. A request still waiting to go
    out counts as leaving *now*, the earliest it could.
 
-The log is guarded by a ``threading.Lock`` and uses ``time.monotonic``, so every
-client of a token in one process shares it, whatever event loop they run on (a
-Celery worker that runs each task under a fresh ``asyncio.run`` keeps the history).
+Why not ``aiolimiter.AsyncLimiter``: its bucket lives on one event loop (a Celery
+worker that runs each task under a fresh ``asyncio.run`` would start every task with
+an empty history and burst), each late wake-up delays every later admission (at a
+cap of 9 that alone costs the 8.9/s goal), ``AsyncLimiter(9, 1)`` admits 17 in one
+second, and at a capacity of one its float arithmetic can ask for a wake-up
+``1e-16`` s away, which spins forever under a patched test clock. The log here uses
+``time.monotonic`` and a thread lock, so every client of a token in one process
+shares it, whatever event loop or thread it runs on.
 """
 
 from __future__ import annotations
@@ -31,12 +36,9 @@ import bisect
 import hashlib
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
-
-from aiolimiter import AsyncLimiter
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
@@ -55,9 +57,8 @@ DEFAULT_WINDOW_MARGIN = 0.008
 """Seconds added to the one-second window to absorb jitter between our wire time and
 the server's arrival time. 8 ms keeps the sustained rate above 8.9/s at a cap of 9."""
 
-# A pacer slightly faster than the window guard, so the guard (which does not let
-# lateness accumulate) is what sets the sustained rate.
-_PACER_HEADROOM = 0.97
+# Waits shorter than this are rounding noise: admit rather than sleep for them.
+_EPSILON = 1e-9
 # The largest part of the admission-to-wire lag the guard may assume in advance.
 _MAX_PREDICTED_LAG = 0.005
 _LAG_SAMPLES = 32
@@ -130,7 +131,7 @@ class LocalLimiter:
         "_lags",
         "_lock",
         "_log",
-        "_pacers",
+        "_next_slot",
         "_pending",
         "period",
         "rate",
@@ -158,30 +159,21 @@ class LocalLimiter:
         self._log: list[float] = []
         self._pending: set[_Entry] = set()
         self._lags: deque[float] = deque(maxlen=_LAG_SAMPLES)
-        self._pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLimiter] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._next_slot = float("-inf")
 
     def __repr__(self) -> str:
         return f"LocalLimiter(rate={self.rate}, period={self.period}, window={self.window})"
 
-    def _pacer(self) -> AsyncLimiter:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            pacer = self._pacers.get(loop)
-            if pacer is None:
-                pacer = AsyncLimiter(1, self.window / self.rate * _PACER_HEADROOM)
-                self._pacers[loop] = pacer
-            return pacer
-
     async def acquire(self) -> Permit:
         """Wait until a request may leave without breaking the window, then admit it."""
-        await self._pacer().acquire()
+        with self._lock:
+            slot = max(self._clock(), self._next_slot)
+            self._next_slot = slot + self.window / self.rate
         while True:
             with self._lock:
                 now = self._clock()
-                wait = self._wait_needed(now)
-                if wait <= 0:
+                wait = max(slot - now, self._wait_needed(now))
+                if wait <= _EPSILON:
                     entry = _Entry(now)
                     self._pending.add(entry)
                     return _LocalPermit(self, entry)

@@ -90,8 +90,9 @@ class RegisterSenderRequest(_Request, frozen=True, kw_only=True):
     sender_id: str
     company_type: str
     company: str
-    okpo: str = ""
-    inn: str = ""
+    # Always sent, the unused one empty, as in the documented example.
+    okpo: str
+    inn: str
     subject: str
     description: str
     site: str

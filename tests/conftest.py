@@ -1,0 +1,58 @@
+"""Shared fixtures: fresh tokens, no-wait retry policies, a respx router for the gateway."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import looptime
+import pytest
+import respx
+
+from smsclub_async import RetryPolicy
+
+T = TypeVar("T")
+
+BASE_URL = "https://im.smsclub.mobi"
+
+NO_WAIT = RetryPolicy(wait=False)
+NO_WAIT_SEND = RetryPolicy(attempts=5, wait=False)
+
+
+@pytest.fixture
+def token() -> str:
+    """A token no other test uses, so the process-wide limiter starts empty."""
+    return f"test-token-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def gateway() -> Iterator[respx.MockRouter]:
+    """A respx router standing in for im.smsclub.mobi; unmatched requests fail the test."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
+        yield router
+
+
+def run_on_fake_clock(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on an event loop whose clock jumps ahead when all tasks sleep.
+
+    Backoffs, Retry-After and rate-limit waits then take no real time. (looptime's
+    pytest plugin is disabled in pyproject.toml: it leaves an event loop unclosed.)
+    """
+    loop = looptime.new_event_loop(start=0)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def fake_clock(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Decorator: run an async test on :func:`run_on_fake_clock`."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        run_on_fake_clock(test(*args, **kwargs))
+
+    return wrapper
