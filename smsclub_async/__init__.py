@@ -34,6 +34,7 @@ from ._pipeline import Stats
 from ._results import Balance, SenderRegistration, SendResult, StatusReport
 from ._retry import RetryPolicy
 from ._status import DeliveryStatus, SenderState
+from ._tracking import StatusChange
 from ._version import __version__
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "SmsClub",
     "SmsClubError",
     "Stats",
+    "StatusChange",
     "StatusReport",
     "TimeoutError",
     "TransportError",

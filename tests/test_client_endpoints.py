@@ -44,7 +44,9 @@ async def test_send_puts_wire_names_and_bearer_token_on_the_wire(
     """src_addr/phone/message/lifetime go out as documented, with the Bearer header."""
     route = gateway.post("/sms/send").mock(return_value=ok({"106": "380989361131"}))
     async with client(token) as sms:
-        result = await sms.send("+38 (098) 936-11-31", "Your order", sender="VashZakaz", lifetime=60)
+        result = await sms.send(
+            "+38 (098) 936-11-31", "Your order", sender="VashZakaz", lifetime=60
+        )
     request = route.calls.last.request
     assert request.headers["authorization"] == f"Bearer {token}"
     assert request.headers["content-type"] == "application/json"
@@ -161,9 +163,7 @@ async def test_balance_is_exact_decimal(gateway: respx.MockRouter, token: str) -
     assert str(balance) == "8111.17 UAH"
 
 
-async def test_balance_keeps_digits_that_carry_value(
-    gateway: respx.MockRouter, token: str
-) -> None:
+async def test_balance_keeps_digits_that_carry_value(gateway: respx.MockRouter, token: str) -> None:
     """Sub-cent amounts are not rounded away."""
     gateway.post("/sms/balance").mock(return_value=ok({"money": "0.1250", "currency": "UAH"}))
     async with client(token) as sms:
@@ -247,8 +247,13 @@ async def test_register_sender_field_errors_raise_with_fields(
     async with client(token) as sms:
         with pytest.raises(ValidationError) as caught:
             await sms.register_sender(
-                sender="x", company_type="fop", company="c", subject="s", description="d",
-                site="https://e.com", inn="1",
+                sender="x",
+                company_type="fop",
+                company="c",
+                subject="s",
+                description="d",
+                site="https://e.com",
+                inn="1",
             )
     assert caught.value.fields == {"company": "Legal name of the company cannot be blank."}
 

@@ -66,9 +66,11 @@ async def test_read_error_statuses_raise_by_meaning(
 async def test_reads_retry_5xx_then_succeed(gateway: respx.MockRouter, token: str) -> None:
     """Idempotent calls retry 5xx and transport errors."""
     route = gateway.post("/sms/originator")
-    route.side_effect = [error(503), httpx.ReadTimeout("slow"), httpx.Response(
-        200, json={"success_request": {"info": ["a"]}}
-    )]
+    route.side_effect = [
+        error(503),
+        httpx.ReadTimeout("slow"),
+        httpx.Response(200, json={"success_request": {"info": ["a"]}}),
+    ]
     async with client(token) as sms:
         assert await sms.senders() == ["a"]
         assert sms.stats.retries == 2

@@ -60,8 +60,10 @@ async def test_late_wire_times_push_later_admissions() -> None:
         permit.done()
 
     rng = random.Random(7)
-    tasks = [asyncio.create_task(request(0.03 if i % 10 == 0 else rng.uniform(0, 0.005)))
-             for i in range(200)]
+    tasks = [
+        asyncio.create_task(request(0.03 if i % 10 == 0 else rng.uniform(0, 0.005)))
+        for i in range(200)
+    ]
     await asyncio.gather(*tasks)
     assert densest_window(wire) <= 9
 

@@ -1,0 +1,121 @@
+"""Tables for the pure helpers: phones, Retry-After, status-to-exception, results."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+import smsclub_async
+from smsclub_async import (
+    APIError,
+    AuthenticationError,
+    DuplicateError,
+    RateLimitedError,
+    RetryPolicy,
+    SendResult,
+    ServerError,
+    ValidationError,
+    normalize_phone,
+)
+from smsclub_async._errors import error_for_status
+from smsclub_async._retry import parse_retry_after
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("380989361131", "380989361131"),
+        ("+380989361131", "380989361131"),
+        ("+38 (098) 936-11-31", "380989361131"),
+        ("38.098.936.11.31", "380989361131"),
+        ("0980000001", "0980000001"),  # 10 digits, as in the v2 example
+        ("123456789", None),  # 9 digits
+        ("1234567890123456", None),  # 16 digits
+        ("38098936113a", None),
+        ("++380989361131", None),
+        ("٣٨٠٩٨٩٣٦١١٣١", None),  # Arabic-Indic digits are not ASCII
+        ("", None),
+        (380989361131, "380989361131"),
+        (None, None),
+        (True, None),
+    ],
+)
+def test_normalize_phone(raw: object, expected: str | None) -> None:
+    """Separators and one leading + go; 10-15 ASCII digits remain or None."""
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, ValidationError),
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, APIError),
+        (429, RateLimitedError),
+        (453, DuplicateError),
+        (500, ServerError),
+        (504, ServerError),
+    ],
+)
+def test_error_for_status(status: int, cls: type[APIError]) -> None:
+    """One pure function maps a status to the class that names its meaning."""
+    error = error_for_status(status, endpoint="/sms/send", gateway_message="msg")
+    assert type(error) is cls
+    assert "/sms/send" in str(error)
+    assert "msg" in str(error)
+    assert f"HTTP {status}" in str(error)
+
+
+def test_retry_after_parsing() -> None:
+    """Seconds, fractional seconds, HTTP dates; garbage and negatives are None."""
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("-1") is None
+    assert parse_retry_after("inf") is None
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000) == pytest.approx(30)
+    assert parse_retry_after(email.utils.formatdate(0, usegmt=True), now=10) == 0
+
+
+def test_backoff_grows_caps_and_can_be_turned_off() -> None:
+    """Exponential with jitter, capped; Retry-After wins; wait=False is zero."""
+    policy = RetryPolicy(backoff=1, max_backoff=5, jitter=0)
+    assert [policy.backoff_for(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    assert policy.backoff_for(1, retry_after=9) == 9
+    jittered = RetryPolicy(backoff=1, jitter=0.5)
+    assert all(0.5 <= jittered.backoff_for(1) <= 1 for _ in range(50))
+    assert RetryPolicy(wait=False).backoff_for(3, retry_after=9) == 0
+    assert RetryPolicy().send_budget == 100
+    with pytest.raises(ValueError, match="attempts"):
+        RetryPolicy(attempts=0)
+
+
+def test_results_merge_joins_and_keeps_field_errors_once() -> None:
+    """info and add_info join; a field error repeated by every chunk is kept once."""
+    a = SendResult(sent={"1": "p1"}, failed={"p2": "black list"}, errors={"src_addr": "bad"})
+    b = SendResult(sent={"2": "p3"}, unknown={"p4": "lost"}, errors={"src_addr": "bad"})
+    total = SendResult.merged([a, b])
+    assert total.sent == {"1": "p1", "2": "p3"}
+    assert total.failed == {"p2": "black list"}
+    assert total.unknown == {"p4": "lost"}
+    assert total.errors == {"src_addr": "bad"}
+    assert total.recipients == 4
+    assert not total.ok
+    rows = total.to_rows()
+    assert {r["outcome"] for r in rows} == {"sent", "failed", "unknown"}
+    assert "sent=2" in repr(total)
+    assert "<table>" in total._repr_html_()
+
+
+def test_exported_names_are_sorted_and_real() -> None:
+    """__all__ (kept sorted by ruff's RUF022) lists every public name, each once."""
+    names = smsclub_async.__all__
+    assert len(set(names)) == len(names)
+    assert all(hasattr(smsclub_async, name) for name in names)
+    public = {n for n in vars(smsclub_async) if not n.startswith("_") and n != "annotations"}
+    modules = {n for n in public if type(getattr(smsclub_async, n)).__name__ == "module"}
+    assert public - modules <= set(names)
