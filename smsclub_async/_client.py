@@ -574,11 +574,11 @@ class SmsClub:
         if not got_any:
             raise ValueError("message_ids must hold at least one id")
 
-    async def wait_for_final(  # noqa: ASYNC109 - a polling deadline, documented in the API
+    async def wait_for_final(
         self,
         message_ids: Iterable[str | int],
         *,
-        timeout: float | None = 600.0,
+        timeout: float | None = 600.0,  # noqa: ASYNC109 - a polling deadline (documented)
         interval: float = 2.0,
         max_interval: float = 60.0,
     ) -> StatusReport:

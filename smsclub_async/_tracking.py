@@ -36,13 +36,13 @@ class StatusChange:
         return self.status.is_final
 
 
-async def track_statuses(  # noqa: ASYNC109 - a polling deadline, not a call timeout
+async def track_statuses(
     fetch: Fetch,
     message_ids: Iterable[str | int],
     *,
     interval: float,
     max_interval: float,
-    timeout: float | None,
+    timeout: float | None,  # noqa: ASYNC109 - a polling deadline, not a call timeout
     report: StatusReport,
 ) -> AsyncIterator[StatusChange]:
     """Poll ``fetch`` for the ids not yet final, yielding each change as it is seen.
