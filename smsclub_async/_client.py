@@ -26,7 +26,16 @@ from ._errors import (
 from ._fanout import fan_out
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimiter, limiter_for_token, token_fingerprint
 from ._outcomes import cancelled_result, interpret_send
-from ._phones import MAX_PER_REQUEST, Chunk, aiter_any, chunk_messages, chunk_phones
+from ._phones import (
+    MAX_PER_REQUEST,
+    Chunk,
+    aiter_any,
+    chunk_messages,
+    chunk_phones,
+)
+from ._phones import (
+    is_utf8_encodable as _is_utf8_encodable,
+)
 from ._pipeline import Pipeline, Progress, Stats
 from ._results import Balance, SenderRegistration, SendResult, StatusReport
 from ._retry import DEFAULT_READ_RETRY, DEFAULT_SEND_RETRY, RetryPolicy
@@ -83,6 +92,8 @@ class _State(enum.Enum):
 def _check_text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if not _is_utf8_encodable(value):
+        raise ValueError(f"{what} contains a lone surrogate, which cannot be sent as UTF-8")
     return value
 
 
@@ -94,17 +105,27 @@ def _check_lifetime(lifetime: int | None) -> int | None:
     return lifetime
 
 
-def _check_max_parts(message: str, max_parts: int | None) -> None:
+def _too_many_parts(message: str, max_parts: int | None) -> str | None:
+    """Why a message is refused for its length, or None."""
     if max_parts is None:
-        return
+        return None
     from ._segments import segments  # noqa: PLC0415 - keeps import time low
 
     info = segments(message)
     if info.parts > max_parts:
-        raise ValueError(
+        return (
             f"the message is {info.parts} SMS parts ({info.encoding}, {info.units} units),"
             f" more than max_parts={max_parts}"
         )
+    return None
+
+
+def _check_max_parts(message: str, max_parts: int | None) -> None:
+    if max_parts is not None and max_parts < 1:
+        raise ValueError(f"max_parts must be at least 1, got {max_parts!r}")
+    reason = _too_many_parts(message, max_parts)
+    if reason is not None:
+        raise ValueError(reason)
 
 
 class SendStream:
@@ -440,6 +461,7 @@ class SmsClub:
         """Like :meth:`send_personalized`, yielding one result per finished request."""
         _check_text(sender, "sender")
         _check_lifetime(lifetime)
+        _check_max_parts("x", max_parts)
         if isinstance(messages, Mapping):
             if not messages:
                 raise ValueError("messages must hold at least one (phone, text) pair")
@@ -450,9 +472,6 @@ class SmsClub:
             messages = _nonempty(messages, "messages")
 
         def payload(chunk: Chunk) -> bytes:
-            if max_parts is not None:
-                for text in chunk.messages:
-                    _check_max_parts(text, max_parts)
             entries = [
                 PersonalizedEntry(phone=p, message=m)
                 for p, m in zip(chunk.phones, chunk.messages, strict=True)
@@ -461,7 +480,8 @@ class SmsClub:
                 PersonalizedSendRequest(src_addr=sender, data_message=entries, lifetime=lifetime)
             )
 
-        return self._stream(chunk_messages(messages), payload, "/v2/sms/send")
+        chunks = chunk_messages(messages, check=lambda text: _too_many_parts(text, max_parts))
+        return self._stream(chunks, payload, "/v2/sms/send")
 
     def _stream(
         self, chunks: AsyncIterator[Chunk], payload: Callable[[Chunk], bytes], endpoint: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -16,6 +16,7 @@ __all__ = [
     "chunk_messages",
     "chunk_phones",
     "invalid_phone_reason",
+    "is_utf8_encodable",
     "normalize_phone",
 ]
 
@@ -45,6 +46,15 @@ def normalize_phone(raw: object) -> str | None:
     phone = phone.removeprefix("+")
     # `fullmatch` on an ASCII class: other Unicode digits (e.g. Arabic-Indic) are refused.
     return phone if _DIGITS.fullmatch(phone) else None
+
+
+def is_utf8_encodable(text: str) -> bool:
+    """Whether a text can be sent as UTF-8 (lone surrogates cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def invalid_phone_reason(raw: object) -> str:
@@ -179,8 +189,12 @@ async def chunk_messages(
     messages: Mapping[str, str] | Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]],
     *,
     size: int = MAX_PER_REQUEST,
+    check: Callable[[str], str | None] | None = None,
 ) -> AsyncIterator[Chunk]:
-    """Like :func:`chunk_phones` for (phone, message) pairs; the first pair of a phone wins."""
+    """Like :func:`chunk_phones` for (phone, message) pairs; the first pair of a phone wins.
+
+    ``check(text)`` may return a reason to refuse a message (e.g. too many parts).
+    """
     source: Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]] = (
         messages.items() if isinstance(messages, Mapping) else messages
     )
@@ -194,6 +208,14 @@ async def chunk_messages(
             continue
         if not isinstance(text, str) or not text.strip():
             chunk.rejected[phone] = "Message cannot be blank."
+            continue
+        reason = (
+            "Message contains a lone surrogate (not valid UTF-8)"
+            if not is_utf8_encodable(text)
+            else check(text) if check is not None else None
+        )
+        if reason is not None:
+            chunk.rejected[phone] = reason
             continue
         if not seen.add(phone):
             continue

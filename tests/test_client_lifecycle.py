@@ -241,3 +241,25 @@ async def test_cancelled_send_reraises_with_every_issued_id(token: str) -> None:
     assert len(partial.sent) == 200
     assert len(partial.unknown) == 300  # in flight when cancelled: maybe sent
     assert not set(partial.sent.values()) & set(partial.unknown)
+
+
+async def test_lone_surrogates_and_long_personal_texts_are_refused_per_phone(
+    gateway: respx.MockRouter, token: str
+) -> None:
+    """A text that cannot be UTF-8, or is over max_parts, fails its phone; others go."""
+    route = gateway.post("/v2/sms/send").mock(
+        return_value=httpx.Response(200, json={"success_request": {"info": {"9": "380989361133"}}})
+    )
+    pairs = [
+        ("380989361131", "bad \ud800"),
+        ("380989361132", "x" * 400),
+        ("380989361133", "fine"),
+    ]
+    async with SmsClub(token=token, send_retry=NO_WAIT_SEND) as sms:
+        result = await sms.send_personalized(iter(pairs), sender="X", max_parts=2)
+        with pytest.raises(ValueError, match="surrogate"):
+            await sms.send("380989361131", "bad \ud800", sender="X")
+    assert result.sent == {"9": "380989361133"}
+    assert "surrogate" in result.failed["380989361131"]
+    assert "max_parts=2" in result.failed["380989361132"]
+    assert route.call_count == 1
