@@ -6,7 +6,15 @@ import asyncio
 import enum
 import os
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+)
+from contextlib import aclosing
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -30,6 +38,7 @@ from ._phones import (
     MAX_PER_REQUEST,
     Chunk,
     aiter_any,
+    check_source,
     chunk_messages,
     chunk_phones,
 )
@@ -121,7 +130,9 @@ def _too_many_parts(message: str, max_parts: int | None) -> str | None:
 
 
 def _check_max_parts(message: str, max_parts: int | None) -> None:
-    if max_parts is not None and max_parts < 1:
+    if max_parts is not None and (
+        isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1
+    ):
         raise ValueError(f"max_parts must be at least 1, got {max_parts!r}")
     reason = _too_many_parts(message, max_parts)
     if reason is not None:
@@ -212,8 +223,12 @@ class SmsClub:
                 f"no API token: pass token=... or set {TOKEN_ENV} (get one in the JSON Profile"
                 " section of your SMS Club account)"
             )
-        if any(c in token for c in "\r\n"):
-            raise ConfigurationError("the API token contains a line break")
+        token = token.strip()
+        if not token.isascii() or not token.isprintable() or " " in token:
+            # Never echo it: a malformed token is still a secret.
+            raise ConfigurationError(
+                "the API token must be printable ASCII without spaces; check what was pasted"
+            )
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         if not url.startswith(("https://", "http://")):
             raise ConfigurationError(f"base_url must start with https:// or http://, got {url!r}")
@@ -227,12 +242,12 @@ class SmsClub:
         self.base_url = url
         self._fingerprint = token_fingerprint(token)
         self._headers = {
-            "Authorization": f"Bearer {token.strip()}",
+            "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": f"smsclub-async/{__version__}",
         }
-        self._limiter: RateLimiter = limiter or limiter_for_token(token.strip(), rate_limit)
+        self._limiter: RateLimiter = limiter or limiter_for_token(token, rate_limit)
         self._borrowed = http_client
         self._transport = transport
         self._timeout = timeout
@@ -432,6 +447,11 @@ class SmsClub:
         _check_text(sender, "sender")
         _check_lifetime(lifetime)
         _check_max_parts(message, max_parts)
+        if integration_id is not None and (
+            isinstance(integration_id, bool) or not isinstance(integration_id, int)
+        ):
+            raise ValueError(f"integration_id must be a whole number, got {integration_id!r}")
+        check_source(phones, "phones")
         if isinstance(phones, Iterable) and not isinstance(phones, str):
             phones = _nonempty(phones, "phones")
         elif isinstance(phones, str) and not phones.strip():
@@ -468,8 +488,16 @@ class SmsClub:
             for text in messages.values():
                 _check_text(text, "every message")
                 _check_max_parts(text, max_parts)
-        elif isinstance(messages, Iterable):
-            messages = _nonempty(messages, "messages")
+        elif isinstance(messages, Iterable | AsyncIterable) and not isinstance(
+            messages, str | bytes | bytearray
+        ):
+            if isinstance(messages, Iterable):
+                messages = _nonempty(messages, "messages")
+        else:
+            raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the API
+                "messages must be a mapping phone -> text or an iterable of (phone, text)"
+                f" pairs, got {type(messages).__name__}"
+            )
 
         def payload(chunk: Chunk) -> bytes:
             entries = [
@@ -505,19 +533,23 @@ class SmsClub:
                 return cancelled_result(chunk, maybe_processed=progress.maybe_processed)
             return interpret_send(chunk, exchange, endpoint=endpoint)
 
-        async def results() -> AsyncIterator[SendResult]:
+        async def results() -> AsyncGenerator[SendResult, None]:
             self._open()
             fatal: SmsClubError | None = None
-            async for result in fan_out(
+            parts = fan_out(
                 chunks,
                 send_chunk,
                 limit=self.max_concurrency,
                 stop_after=lambda r: isinstance(r.error, AuthenticationError),
                 leftovers=unclaimed,
-            ):
-                if isinstance(result.error, AuthenticationError):
-                    fatal = result.error
-                yield result
+            )
+            # aclosing: stopping this stream must stop the requests at once, not when
+            # the event loop finalises the generator.
+            async with aclosing(parts):
+                async for result in parts:
+                    if isinstance(result.error, AuthenticationError):
+                        fatal = result.error
+                    yield result
             if fatal is not None:
                 raise fatal
 
@@ -526,10 +558,10 @@ class SmsClub:
     async def _collect(self, stream: SendStream) -> SendResult:
         total = SendResult()
         try:
-            async for part in stream:
-                total.merge(part)
+            async with stream:
+                async for part in stream:
+                    total.merge(part)
         except asyncio.CancelledError as exc:
-            await stream.aclose()
             for part in stream.unclaimed:
                 total.merge(part)
             exc.partial = total  # type: ignore[attr-defined]
@@ -564,16 +596,18 @@ class SmsClub:
             ValueError: no ids, or an id that is empty or not a string or number.
             SmsClubError: a request failed for good; ``partial`` holds the rest.
         """
+        check_source(message_ids, "message_ids")
         report = StatusReport()
         try:
-            async for part in self._status_parts(message_ids):
-                report.merge(part)
+            async with aclosing(self._status_parts(message_ids)) as parts:
+                async for part in parts:
+                    report.merge(part)
         except SmsClubError as exc:
             exc.partial = report
             raise
         return report
 
-    async def _status_parts(self, message_ids: MessageIds) -> AsyncIterator[StatusReport]:
+    async def _status_parts(self, message_ids: MessageIds) -> AsyncGenerator[StatusReport, None]:
         self._open()
 
         async def fetch(ids: list[str]) -> StatusReport | SmsClubError:
@@ -586,11 +620,13 @@ class SmsClub:
                 return exc
 
         got_any = False
-        async for part in fan_out(_id_chunks(message_ids), fetch, limit=self.max_concurrency):
-            if isinstance(part, SmsClubError):
-                raise part
-            got_any = True
-            yield part
+        parts = fan_out(_id_chunks(message_ids), fetch, limit=self.max_concurrency)
+        async with aclosing(parts):
+            async for part in parts:
+                if isinstance(part, SmsClubError):
+                    raise part
+                got_any = True
+                yield part
         if not got_any:
             raise ValueError("message_ids must hold at least one id")
 
@@ -668,7 +704,10 @@ class SmsClub:
         if not money.is_finite():
             raise DecodeError(f"/sms/balance: money is {money}", endpoint="/sms/balance")
         # "8111.1700" -> 8111.17, but never drop a digit that carries value.
-        cents = money.quantize(Decimal("0.01"))
+        try:
+            cents = money.quantize(Decimal("0.01"))
+        except InvalidOperation:  # more digits than the decimal context holds
+            cents = money
         return Balance(money=cents if cents == money else money, currency=info.currency)
 
     async def senders(self) -> list[str]:
@@ -796,21 +835,22 @@ def _normalize_id(raw: object) -> str:
     return text
 
 
-async def _id_chunks(message_ids: MessageIds) -> AsyncIterator[list[str]]:
+async def _id_chunks(message_ids: MessageIds) -> AsyncGenerator[list[str], None]:
     source: Iterable[str | int] | AsyncIterable[str | int] = (
         [message_ids] if isinstance(message_ids, str | int) else message_ids
     )
     seen: set[str] = set()
     chunk: list[str] = []
-    async for raw in aiter_any(source):
-        message_id = _normalize_id(raw)
-        if message_id in seen:
-            continue
-        seen.add(message_id)
-        chunk.append(message_id)
-        if len(chunk) == MAX_PER_REQUEST:
-            yield chunk
-            chunk = []
+    async with aclosing(aiter_any(source)) as items:
+        async for raw in items:
+            message_id = _normalize_id(raw)
+            if message_id in seen:
+                continue
+            seen.add(message_id)
+            chunk.append(message_id)
+            if len(chunk) == MAX_PER_REQUEST:
+                yield chunk
+                chunk = []
     if chunk:
         yield chunk
 

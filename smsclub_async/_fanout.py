@@ -8,8 +8,9 @@ into results; what they return is yielded in completion order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 __all__ = ["fan_out"]
@@ -25,7 +26,7 @@ async def fan_out(
     limit: int,
     stop_after: Callable[[R], bool] | None = None,
     leftovers: list[R] | None = None,
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """Yield ``worker(item)`` results as they finish, at most ``limit`` running at once.
 
     Args:
@@ -65,8 +66,12 @@ async def fan_out(
             for task in running:
                 task.cancel()
             # Workers turn cancellation into a result describing what may have gone out.
-            outcomes = await asyncio.gather(*running, return_exceptions=True)
-            ready.extend(o for o in outcomes if not isinstance(o, BaseException))
+            # A second cancellation must not make us drop those results: wait them out.
+            gathering = asyncio.gather(*running, return_exceptions=True)
+            while not gathering.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(gathering)
+            ready.extend(o for o in gathering.result() if not isinstance(o, BaseException))
         if leftovers is not None:
             leftovers.extend(ready)
         aclose = getattr(items, "aclose", None)

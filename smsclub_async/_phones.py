@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Iterable,
+    Mapping,
+)
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -13,6 +20,7 @@ __all__ = [
     "Chunk",
     "PhoneSet",
     "aiter_any",
+    "check_source",
     "chunk_messages",
     "chunk_phones",
     "invalid_phone_reason",
@@ -142,14 +150,33 @@ class Chunk:
     index: int = 0
 
 
-async def aiter_any(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
-    """Iterate a sync or async iterable asynchronously."""
+async def aiter_any(items: Iterable[T] | AsyncIterable[T]) -> AsyncGenerator[T, None]:
+    """Iterate a sync or async iterable asynchronously, closing an async source at the end."""
     if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
+        iterator = aiter(items)
+        try:
+            async for item in iterator:
+                yield item
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
     else:
         for item in items:
             yield item
+
+
+def check_source(items: object, what: str) -> None:
+    """Refuse, before any request, a source that is not a phone/id or an iterable of them."""
+    if isinstance(items, bytes | bytearray | memoryview | float | bool) or items is None:
+        raise ValueError(
+            f"{what} must be a string, a whole number or an iterable of them, got {items!r}"
+        )
+    if not isinstance(items, str | int | Iterable | AsyncIterable):
+        raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the API
+            f"{what} must be a string, a whole number or an iterable of them,"
+            f" got {type(items).__name__}"
+        )
 
 
 def _reject_key(raw: object) -> str:
@@ -161,26 +188,29 @@ async def chunk_phones(
     *,
     size: int = MAX_PER_REQUEST,
     deduplicate: bool = True,
-) -> AsyncIterator[Chunk]:
+) -> AsyncGenerator[Chunk, None]:
     """Normalise, validate and de-duplicate numbers, yielding chunks of at most ``size``.
 
     Holds at most one chunk plus the de-duplication set, however long the input.
     A chunk with no phones is yielded only to report rejected input.
     """
-    source: Iterable[str] | AsyncIterable[str] = [phones] if isinstance(phones, str) else phones
+    source: Iterable[str] | AsyncIterable[str] = (
+        [phones] if isinstance(phones, str | int) else phones
+    )
     seen = PhoneSet() if deduplicate else None
     chunk = Chunk()
-    async for raw in aiter_any(source):
-        phone = normalize_phone(raw)
-        if phone is None:
-            chunk.rejected[_reject_key(raw)] = invalid_phone_reason(raw)
-            continue
-        if seen is not None and not seen.add(phone):
-            continue
-        chunk.phones.append(phone)
-        if len(chunk.phones) == size:
-            yield chunk
-            chunk = Chunk(index=chunk.index + 1)
+    async with aclosing(aiter_any(source)) as items:
+        async for raw in items:
+            phone = normalize_phone(raw)
+            if phone is None:
+                chunk.rejected[_reject_key(raw)] = invalid_phone_reason(raw)
+                continue
+            if seen is not None and not seen.add(phone):
+                continue
+            chunk.phones.append(phone)
+            if len(chunk.phones) == size:
+                yield chunk
+                chunk = Chunk(index=chunk.index + 1)
     if chunk.phones or chunk.rejected:
         yield chunk
 
@@ -190,7 +220,7 @@ async def chunk_messages(
     *,
     size: int = MAX_PER_REQUEST,
     check: Callable[[str], str | None] | None = None,
-) -> AsyncIterator[Chunk]:
+) -> AsyncGenerator[Chunk, None]:
     """Like :func:`chunk_phones` for (phone, message) pairs; the first pair of a phone wins.
 
     ``check(text)`` may return a reason to refuse a message (e.g. too many parts).
@@ -200,29 +230,35 @@ async def chunk_messages(
     )
     seen = PhoneSet()
     chunk = Chunk()
-    async for pair in aiter_any(source):
-        raw, text = pair
-        phone = normalize_phone(raw)
-        if phone is None:
-            chunk.rejected[_reject_key(raw)] = invalid_phone_reason(raw)
-            continue
-        if not isinstance(text, str) or not text.strip():
-            chunk.rejected[phone] = "Message cannot be blank."
-            continue
-        reason = (
-            "Message contains a lone surrogate (not valid UTF-8)"
-            if not is_utf8_encodable(text)
-            else check(text) if check is not None else None
-        )
-        if reason is not None:
-            chunk.rejected[phone] = reason
-            continue
-        if not seen.add(phone):
-            continue
-        chunk.phones.append(phone)
-        chunk.messages.append(text)
-        if len(chunk.phones) == size:
-            yield chunk
-            chunk = Chunk(index=chunk.index + 1)
+    async with aclosing(aiter_any(source)) as items:
+        async for pair in items:
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                chunk.rejected[_reject_key(pair)] = f"not a (phone, message) pair: {pair!r:.80}"
+                continue
+            raw, text = pair
+            phone = normalize_phone(raw)
+            if phone is None:
+                chunk.rejected[_reject_key(raw)] = invalid_phone_reason(raw)
+                continue
+            if not seen.add(phone):
+                continue  # the first pair of a phone wins, even when it is refused
+            if not isinstance(text, str) or not text.strip():
+                chunk.rejected[phone] = "Message cannot be blank."
+                continue
+            reason = (
+                "Message contains a lone surrogate (not valid UTF-8)"
+                if not is_utf8_encodable(text)
+                else check(text)
+                if check is not None
+                else None
+            )
+            if reason is not None:
+                chunk.rejected[phone] = reason
+                continue
+            chunk.phones.append(phone)
+            chunk.messages.append(text)
+            if len(chunk.phones) == size:
+                yield chunk
+                chunk = Chunk(index=chunk.index + 1)
     if chunk.phones or chunk.rejected:
         yield chunk

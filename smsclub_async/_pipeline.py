@@ -44,6 +44,9 @@ _BODY_WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_requ
 _HEADERS_WRITTEN = frozenset(
     {"http11.send_request_headers.complete", "http2.send_request_headers.complete"}
 )
+_HEADERS_STARTED = frozenset(
+    {"http11.send_request_headers.started", "http2.send_request_headers.started"}
+)
 _SAFE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -116,6 +119,7 @@ class Progress:
             answer reaching us (clock of the pipeline), else ``None``.
         in_flight: an attempt is between handing the request to httpx and its answer.
         traced: the transport reports httpcore trace events for the current attempt.
+        started: the current attempt began writing to the connection.
         written: the current attempt's body was completely written.
         attempts: attempts started.
     """
@@ -123,6 +127,7 @@ class Progress:
     maybe_since: float | None = None
     in_flight: bool = False
     traced: bool = False
+    started: bool = False
     written: bool = False
     attempts: int = 0
     last: _Attempt | None = None
@@ -131,12 +136,13 @@ class Progress:
     def maybe_processed(self) -> bool:
         """Whether the gateway may have processed the request, as far as we know now.
 
-        A cancelled attempt counts when its body was written, or when the transport
-        does not trace and the request had been handed over.
+        A cancelled attempt counts once it began writing (the bytes may all be in the
+        socket before httpcore reports the body complete), or when the transport does
+        not trace and the request had been handed over.
         """
         if self.maybe_since is not None:
             return True
-        return self.in_flight and (self.written or not self.traced)
+        return self.in_flight and (self.started or not self.traced)
 
 
 class Pipeline:
@@ -225,9 +231,12 @@ class Pipeline:
 
         async def one_attempt() -> _Attempt:
             progress.attempts += 1
+            # The gateway may have processed the request any time after it left, so the
+            # duplicate window is counted from before sending, not from the failure.
+            started = self._clock()
             attempt = await self._attempt(endpoint, payload, progress)
             if attempt.processed_maybe and progress.maybe_since is None:
-                progress.maybe_since = self._clock()
+                progress.maybe_since = started
             progress.last = attempt
             return attempt
 
@@ -266,11 +275,13 @@ class Pipeline:
         self.stats.limiter_wait += started - waited_from
         self.stats.requests += 1
         number = progress.attempts
-        progress.traced = progress.written = False
+        progress.traced = progress.started = progress.written = False
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             progress.traced = True
-            if event in _HEADERS_WRITTEN:
+            if event in _HEADERS_STARTED:
+                progress.started = True
+            elif event in _HEADERS_WRITTEN:
                 permit.sent()
             elif event in _BODY_WRITTEN:
                 progress.written = True
