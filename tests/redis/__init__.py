@@ -1,0 +1,1 @@
+"""Tests of the Redis-backed rate limiter (need a redis-server binary)."""
