@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import os
 import warnings
 from collections.abc import (
@@ -21,6 +20,21 @@ from typing import Any, Literal, Self
 
 import httpx
 
+from ._common import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    POOL_LIMITS,
+    ClientState,
+    MessageIds,
+    PersonalMessages,
+    Phones,
+    SendStream,
+    check_lifetime,
+    check_max_parts,
+    check_text,
+    nonempty,
+    too_many_parts,
+)
 from ._errors import (
     AuthenticationError,
     ClientClosedError,
@@ -41,9 +55,6 @@ from ._phones import (
     check_source,
     chunk_messages,
     chunk_phones,
-)
-from ._phones import (
-    is_utf8_encodable as _is_utf8_encodable,
 )
 from ._pipeline import Pipeline, Progress, Stats
 from ._results import Balance, SenderRegistration, SendResult, StatusReport
@@ -77,103 +88,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://im.smsclub.mobi"
-DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-"""Per-request timeouts: 5 s to connect, 15 s for each read, write and pool wait."""
-DEFAULT_MAX_CONCURRENCY = 10
-"""Requests of one bulk call in flight at once; the limiter sets the pace anyway."""
-# httpx assigns pooled connections in time quadratic in their number: keep it small.
-_POOL_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=10)
-
 TOKEN_ENV = "SMSCLUB_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 BASE_URL_ENV = "SMSCLUB_BASE_URL"
-
-Phones = str | Iterable[str] | AsyncIterable[str]
-PersonalMessages = Mapping[str, str] | Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]]
-MessageIds = str | int | Iterable[str | int] | AsyncIterable[str | int]
-
-
-class _State(enum.Enum):
-    UNOPENED = 1
-    OPENED = 2
-    CLOSED = 3
-
-
-def _check_text(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
-    if not _is_utf8_encodable(value):
-        raise ValueError(f"{what} contains a lone surrogate, which cannot be sent as UTF-8")
-    return value
-
-
-def _check_lifetime(lifetime: int | None) -> int | None:
-    if lifetime is None:
-        return None
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
-        raise ValueError(f"lifetime must be a positive number of minutes, got {lifetime!r}")
-    return lifetime
-
-
-def _too_many_parts(message: str, max_parts: int | None) -> str | None:
-    """Why a message is refused for its length, or None."""
-    if max_parts is None:
-        return None
-    from ._segments import segments  # noqa: PLC0415 - keeps import time low
-
-    info = segments(message)
-    if info.parts > max_parts:
-        return (
-            f"the message is {info.parts} SMS parts ({info.encoding}, {info.units} units),"
-            f" more than max_parts={max_parts}"
-        )
-    return None
-
-
-def _check_max_parts(message: str, max_parts: int | None) -> None:
-    if max_parts is not None and (
-        isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1
-    ):
-        raise ValueError(f"max_parts must be at least 1, got {max_parts!r}")
-    reason = _too_many_parts(message, max_parts)
-    if reason is not None:
-        raise ValueError(reason)
-
-
-class SendStream:
-    """The chunk-by-chunk results of a bulk send, as an async iterator.
-
-    Returned by :meth:`SmsClub.send_iter`. Iterate it with ``async for``; each item is
-    the :class:`SendResult` of one request of at most 100 recipients, in the order
-    requests finish. Memory stays constant however many recipients there are.
-
-    If iteration stops early (``break``, an exception, cancellation), requests still
-    in flight are cancelled, and the results of those that had already finished are
-    kept in :attr:`unclaimed`, so no issued message id is lost. Use
-    ``async with sms.send_iter(...) as stream:`` to close it deterministically.
-    """
-
-    def __init__(self, results: AsyncIterator[SendResult], unclaimed: list[SendResult]) -> None:
-        self._results = results
-        self.unclaimed = unclaimed
-        """Results that finished but were never yielded (after an early stop)."""
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> SendResult:
-        return await anext(self._results)
-
-    async def aclose(self) -> None:
-        """Stop: cancel requests in flight; what finished goes to :attr:`unclaimed`."""
-        aclose = getattr(self._results, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 class SmsClub:
@@ -260,7 +176,7 @@ class SmsClub:
         self._http: httpx.AsyncClient | None = http_client
         self._pipeline: Pipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._state = _State.UNOPENED
+        self._state = ClientState.UNOPENED
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -274,7 +190,7 @@ class SmsClub:
     @property
     def is_closed(self) -> bool:
         """True after :meth:`aclose`."""
-        return self._state is _State.CLOSED
+        return self._state is ClientState.CLOSED
 
     @property
     def limiter(self) -> RateLimiter:
@@ -282,7 +198,7 @@ class SmsClub:
         return self._limiter
 
     def _open(self) -> Pipeline:
-        if self._state is _State.CLOSED:
+        if self._state is ClientState.CLOSED:
             raise ClientClosedError(
                 "this SmsClub client is closed; create a new one (or keep using it inside"
                 " its `async with` block)"
@@ -301,7 +217,7 @@ class SmsClub:
                 self._http = httpx.AsyncClient(
                     transport=self._transport,
                     timeout=self._timeout,
-                    limits=_POOL_LIMITS,
+                    limits=POOL_LIMITS,
                     event_hooks=dict(self._event_hooks) if self._event_hooks else None,
                 )
             self._pipeline = Pipeline(
@@ -312,7 +228,7 @@ class SmsClub:
                 stats=self.stats,
                 clock=loop.time,
             )
-            self._state = _State.OPENED
+            self._state = ClientState.OPENED
         return self._pipeline
 
     async def __aenter__(self) -> Self:
@@ -329,15 +245,15 @@ class SmsClub:
 
     async def aclose(self) -> None:
         """Close the client and, if it owns its httpx client, that too. Safe to call twice."""
-        if self._state is _State.CLOSED:
+        if self._state is ClientState.CLOSED:
             return
-        self._state = _State.CLOSED
+        self._state = ClientState.CLOSED
         if self._http is not None and self._borrowed is None:
             await self._http.aclose()
 
     def __del__(self) -> None:
         if (
-            getattr(self, "_state", None) is _State.OPENED
+            getattr(self, "_state", None) is ClientState.OPENED
             and self._borrowed is None
             and self._http is not None
             and not self._http.is_closed
@@ -443,17 +359,17 @@ class SmsClub:
             ...     async for part in sms.send_iter(phones, "Hi", sender="VashZakaz"):
             ...         print(len(part.sent), "sent")
         """
-        _check_text(message, "message")
-        _check_text(sender, "sender")
-        _check_lifetime(lifetime)
-        _check_max_parts(message, max_parts)
+        check_text(message, "message")
+        check_text(sender, "sender")
+        check_lifetime(lifetime)
+        check_max_parts(message, max_parts)
         if integration_id is not None and (
             isinstance(integration_id, bool) or not isinstance(integration_id, int)
         ):
             raise ValueError(f"integration_id must be a whole number, got {integration_id!r}")
         check_source(phones, "phones")
         if isinstance(phones, Iterable) and not isinstance(phones, str):
-            phones = _nonempty(phones, "phones")
+            phones = nonempty(phones, "phones")
         elif isinstance(phones, str) and not phones.strip():
             raise ValueError("phones must name at least one recipient")
 
@@ -479,20 +395,20 @@ class SmsClub:
         max_parts: int | None = None,
     ) -> SendStream:
         """Like :meth:`send_personalized`, yielding one result per finished request."""
-        _check_text(sender, "sender")
-        _check_lifetime(lifetime)
-        _check_max_parts("x", max_parts)
+        check_text(sender, "sender")
+        check_lifetime(lifetime)
+        check_max_parts("x", max_parts)
         if isinstance(messages, Mapping):
             if not messages:
                 raise ValueError("messages must hold at least one (phone, text) pair")
             for text in messages.values():
-                _check_text(text, "every message")
-                _check_max_parts(text, max_parts)
+                check_text(text, "every message")
+                check_max_parts(text, max_parts)
         elif isinstance(messages, Iterable | AsyncIterable) and not isinstance(
             messages, str | bytes | bytearray
         ):
             if isinstance(messages, Iterable):
-                messages = _nonempty(messages, "messages")
+                messages = nonempty(messages, "messages")
         else:
             raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the API
                 "messages must be a mapping phone -> text or an iterable of (phone, text)"
@@ -508,7 +424,7 @@ class SmsClub:
                 PersonalizedSendRequest(src_addr=sender, data_message=entries, lifetime=lifetime)
             )
 
-        chunks = chunk_messages(messages, check=lambda text: _too_many_parts(text, max_parts))
+        chunks = chunk_messages(messages, check=lambda text: too_many_parts(text, max_parts))
         return self._stream(chunks, payload, "/v2/sms/send")
 
     def _stream(
@@ -725,7 +641,7 @@ class SmsClub:
         endpoint = "/originators/stat-originators"
         payload = None
         if sender is not None:
-            payload = encode(SenderStatusRequest(sender_id=_check_text(sender, "sender")))
+            payload = encode(SenderStatusRequest(sender_id=check_text(sender, "sender")))
         body = await self._open().call(endpoint, payload, policy=self.retry)
         answer = _decode(SenderStatusResponse, body, endpoint).success_request
         states = {name: SenderState.parse(state) for name, state in answer.info.items()}
@@ -776,11 +692,11 @@ class SmsClub:
             (description, "description"),
             (site, "site"),
         ):
-            _check_text(value, name)
+            check_text(value, name)
         if company_type == "tov":
-            _check_text(okpo, "okpo (required for company_type='tov')")
+            check_text(okpo, "okpo (required for company_type='tov')")
         elif company_type == "fop":
-            _check_text(inn, "inn (required for company_type='fop')")
+            check_text(inn, "inn (required for company_type='fop')")
         else:
             raise ValueError(f"company_type must be 'tov' or 'fop', got {company_type!r}")
         request = RegisterSenderRequest(
@@ -853,10 +769,3 @@ async def _id_chunks(message_ids: MessageIds) -> AsyncGenerator[list[str], None]
                 chunk = []
     if chunk:
         yield chunk
-
-
-def _nonempty(items: Iterable[Any], what: str) -> Iterable[Any]:
-    """Refuse an empty collection up front (iterators are checked as they run out)."""
-    if isinstance(items, list | tuple | set | frozenset | dict) and not items:
-        raise ValueError(f"{what} must hold at least one recipient")
-    return items

@@ -18,9 +18,12 @@ from ._results import SendResult
 from ._wire import SendResponse, WireDecodeError, decode
 
 __all__ = [
+    "DUPLICATE_OF_OUR_RETRY",
+    "NOT_MENTIONED",
     "REQUEST_FIELDS",
     "cancelled_result",
     "interpret_send",
+    "match_phone",
 ]
 
 REQUEST_FIELDS = frozenset({"src_addr", "message", "phone", "lifetime", "data_message"})
@@ -60,7 +63,10 @@ def cancelled_result(chunk: Chunk, *, maybe_processed: bool) -> SendResult:
     return result
 
 
-def _match(returned: str, pending: dict[str, None], by_tail: dict[str, list[str]]) -> str | None:
+def match_phone(
+    returned: str, pending: dict[str, None], by_tail: dict[str, list[str]]
+) -> str | None:
+    """The pending phone a number echoed by the gateway stands for, or None."""
     if returned in pending:
         return returned
     normal = normalize_phone(returned)
@@ -117,14 +123,14 @@ def interpret_send(chunk: Chunk, exchange: Exchange, *, endpoint: str) -> SendRe
 
     for message_id, returned in answer.info.items():
         returned_phone = str(returned)
-        matched = _match(returned_phone, pending, by_tail)
+        matched = match_phone(returned_phone, pending, by_tail)
         result.sent[str(message_id)] = matched or returned_phone
         if matched is not None:
             del pending[matched]
 
     for key, message in answer.add_info.items():
         text = message if isinstance(message, str) else str(message)
-        matched = _match(key, pending, by_tail) if key not in REQUEST_FIELDS else None
+        matched = match_phone(key, pending, by_tail) if key not in REQUEST_FIELDS else None
         if matched is not None:
             result.failed[matched] = text
             del pending[matched]
