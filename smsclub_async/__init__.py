@@ -36,6 +36,19 @@ from ._retry import RetryPolicy
 from ._status import DeliveryStatus, SenderState
 from ._tracking import StatusChange
 from ._version import __version__
+from .gateways import (
+    HlrResult,
+    InsufficientFundsError,
+    SmscClient,
+    SmscCost,
+    SmscSender,
+    SmscSendResult,
+    SmsGateway,
+    SmsteleClient,
+    SmsteleRecipient,
+    SmsteleSendResult,
+    UnsupportedError,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -49,6 +62,8 @@ __all__ = [
     "DeliveryStatus",
     "DuplicateError",
     "EventLoopError",
+    "HlrResult",
+    "InsufficientFundsError",
     "LimiterError",
     "LocalLimiter",
     "NotFoundError",
@@ -63,11 +78,20 @@ __all__ = [
     "ServerError",
     "SmsClub",
     "SmsClubError",
+    "SmsGateway",
+    "SmscClient",
+    "SmscCost",
+    "SmscSendResult",
+    "SmscSender",
+    "SmsteleClient",
+    "SmsteleRecipient",
+    "SmsteleSendResult",
     "Stats",
     "StatusChange",
     "StatusReport",
     "TimeoutError",
     "TransportError",
+    "UnsupportedError",
     "ValidationError",
     "__version__",
     "limiter_for_token",

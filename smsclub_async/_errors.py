@@ -27,6 +27,7 @@ the ``Authorization`` header and is never formatted into a string.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -231,6 +232,7 @@ def error_for_status(
     endpoint: str,
     gateway_message: str | None = None,
     retry_after: float | None = None,
+    advice: Mapping[type[APIError], str] | None = None,
 ) -> APIError:
     """Build the exception for an error response (a pure function, no I/O).
 
@@ -239,12 +241,14 @@ def error_for_status(
         endpoint: the gateway path the request went to.
         gateway_message: the message the gateway put in the body, if any.
         retry_after: the parsed Retry-After header, for 429.
+        advice: what to do, by exception class, for gateways other than SMS Club.
     """
     cls = error_class_for_status(status_code)
+    what_to_do = (advice or _WHAT_TO_DO).get(cls, _WHAT_TO_DO[APIError])
     text = f"{endpoint}: HTTP {status_code}"
     if gateway_message:
         text += f": {gateway_message}"
-    text += f" ({_WHAT_TO_DO[cls]})"
+    text += f" ({what_to_do})"
     if cls is RateLimitedError:
         return RateLimitedError(
             text,

@@ -17,7 +17,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +65,8 @@ class Stats:
     Attributes:
         requests: HTTP attempts made (retries included).
         retries: attempts that were retries.
-        rate_limited: 429 answers received.
+        rate_limited: rate-limit refusals received (HTTP 429, or a gateway's own
+            "too many requests" code).
         server_errors: 5xx answers received.
         transport_errors: attempts that ended without an answer.
         limiter_wait: seconds spent waiting for the rate limiter, summed over attempts.
@@ -100,6 +101,9 @@ class Exchange:
             its answer reaching us (so the request may have taken effect).
         duplicate: the final answer was 453.
         attempts: how many attempts were made.
+        status_code: the HTTP status of the final answer, if one arrived.
+        error_body: the body of a final error answer (for gateways with their own
+            error shapes), else empty.
     """
 
     body: bytes | None
@@ -108,6 +112,7 @@ class Exchange:
     duplicate: bool = False
     attempts: int = 0
     status_code: int | None = None
+    error_body: bytes = b""
 
 
 @dataclass(slots=True)
@@ -155,9 +160,21 @@ class Pipeline:
         limiter: the rate limiter shared by every client of the token.
         stats: the counters to update.
         clock: a monotonic clock (the event loop's by default).
+        advice: what to do, by exception class, in error texts (SMS Club's by default).
+        scrub: cleans a gateway's own message before it goes into an error text (e.g.
+            removes a password some gateways echo).
     """
 
-    __slots__ = ("_clock", "_headers", "_http", "_limiter", "base_url", "stats")
+    __slots__ = (
+        "_advice",
+        "_clock",
+        "_headers",
+        "_http",
+        "_limiter",
+        "_scrub",
+        "base_url",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -168,7 +185,11 @@ class Pipeline:
         limiter: RateLimiter,
         stats: Stats,
         clock: Callable[[], float] = time.monotonic,
+        advice: Mapping[type[APIError], str] | None = None,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
+        self._advice = advice
+        self._scrub = scrub
         self._http = http
         self.base_url = base_url
         self._headers = headers
@@ -214,7 +235,9 @@ class Pipeline:
                 return True
             if is_send and progress.maybe_since is not None:
                 upcoming = state.upcoming_sleep or 0.0
-                if self._clock() + upcoming - progress.maybe_since > policy.send_budget:
+                # >=: with no budget at all (or a clock that does not move) nothing that
+                # may have been processed is ever repeated.
+                if self._clock() + upcoming - progress.maybe_since >= policy.send_budget:
                     return True
             return False
 
@@ -257,6 +280,7 @@ class Pipeline:
             duplicate=final.kind is _Kind.DUPLICATE,
             attempts=progress.attempts,
             status_code=final.status_code,
+            error_body=final.body if final.kind is not _Kind.OK else b"",
         )
 
     async def call(self, endpoint: str, payload: bytes | None, *, policy: RetryPolicy) -> bytes:
@@ -327,6 +351,8 @@ class Pipeline:
         if status == 200:
             return _Attempt(_Kind.OK, status_code=status, body=body)
         message = decode_error_message(body)
+        if message is not None and self._scrub is not None:
+            message = self._scrub(message)
         retry_after = None
         if status == 429:
             self.stats.rate_limited += 1
@@ -337,7 +363,11 @@ class Pipeline:
         elif status >= 500:
             self.stats.server_errors += 1
         error: APIError = error_for_status(
-            status, endpoint=endpoint, gateway_message=message, retry_after=retry_after
+            status,
+            endpoint=endpoint,
+            gateway_message=message,
+            retry_after=retry_after,
+            advice=self._advice,
         )
         if status == 429:
             return _Attempt(_Kind.RETRY_SAFE, status, body, error, retry_after)

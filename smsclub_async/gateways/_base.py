@@ -41,7 +41,6 @@ from .._results import SendResult, StatusReport
 from .._retry import RetryPolicy
 from .._tracking import StatusChange, track_statuses
 from .._version import __version__
-from ._errors import rebrand_http_error
 from ._exchange import Judge, Outcome, exchange
 from ._keys import form_body
 
@@ -167,6 +166,8 @@ class GatewayClient:
                 limiter=self._limiter,
                 stats=self.stats,
                 clock=loop.time,
+                advice=self._http_advice,
+                scrub=self._scrub,
             )
             self._state = ClientState.OPENED
         return self._pipeline
@@ -253,11 +254,7 @@ class GatewayClient:
             is_send=is_send,
             judge=judge,
             progress=progress,
-            rebrand=self._rebrand,
         )
-
-    def _rebrand(self, error: SmsClubError) -> SmsClubError:
-        return rebrand_http_error(error, advice=self._http_advice, scrub=self._scrub)
 
     async def _call(
         self, endpoint: str, params: Mapping[str, str], judge: Judge, *, encoding: str = "utf-8"

@@ -17,7 +17,7 @@ function that blanks the client's secrets out of anything the gateway echoed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from .._errors import APIError, RateLimitedError, SmsClubError
 
@@ -25,7 +25,6 @@ __all__ = [
     "InsufficientFundsError",
     "UnsupportedError",
     "gateway_error",
-    "rebrand_http_error",
 ]
 
 
@@ -85,48 +84,3 @@ def gateway_error(
         error = cls(text, status_code=200, endpoint=endpoint, gateway_message=gateway_message)
     error.fields = {"error_code": str(code), **(fields or {})}
     return error
-
-
-def rebrand_http_error(
-    error: SmsClubError,
-    *,
-    advice: Mapping[type[APIError], str],
-    scrub: Callable[[str], str],
-) -> SmsClubError:
-    """Give an HTTP-level error from the core pipeline this gateway's advice.
-
-    The core pipeline words its errors for SMS Club ("check the token ..."); the
-    same status from another gateway needs other advice. Transport errors and the
-    like are returned unchanged (their texts name no gateway).
-    """
-    if not isinstance(error, APIError) or error.status_code == 200:
-        return error
-    cls = type(error)
-    message = scrub(error.gateway_message) if error.gateway_message else None
-    what_to_do = next(
-        (text for klass, text in advice.items() if isinstance(error, klass)),
-        "unexpected status from the gateway",
-    )
-    text = f"{error.endpoint}: HTTP {error.status_code}"
-    if message:
-        text += f": {message}"
-    text += f" ({what_to_do})"
-    new: APIError
-    if isinstance(error, RateLimitedError):
-        new = RateLimitedError(
-            text,
-            status_code=error.status_code,
-            endpoint=error.endpoint,
-            gateway_message=message,
-            retry_after=error.retry_after,
-        )
-    else:
-        new = cls(
-            text,
-            status_code=error.status_code,
-            endpoint=error.endpoint,
-            gateway_message=message,
-            fields=error.fields,
-        )
-    new.__cause__ = error.__cause__
-    return new

@@ -94,7 +94,6 @@ async def exchange(
     is_send: bool,
     judge: Judge,
     progress: Progress,
-    rebrand: Callable[[SmsClubError], SmsClubError],
 ) -> Outcome:
     """Make a request, retrying HTTP failures (pipeline) and refusals (here). Never raises."""
     clock = asyncio.get_running_loop().time
@@ -113,7 +112,7 @@ async def exchange(
             wait = _safe_retry_wait(answer.error, policy, progress) if one_at_a_time else None
             if wait is None:
                 return Outcome(
-                    error=rebrand(answer.error),
+                    error=answer.error,
                     maybe_processed=answer.maybe_processed,
                     attempts=progress.attempts,
                 )

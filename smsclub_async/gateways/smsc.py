@@ -515,13 +515,13 @@ class SmscClient(GatewayClient):
     ) -> SmscSendResult:
         """Send each recipient its own text in one request per chunk (the ``list`` parameter).
 
+        The other arguments (``sender``, ``translit``, ``deferred``, ``lifetime``,
+        ``flash``, ``message_id``, ``max_parts``), the result and the errors are as
+        for :meth:`send`.
+
         Args:
             messages: a mapping phone -> text, or (phone, text) pairs, sync or async;
                 the first text of a phone wins.
-            sender, translit, deferred, lifetime, flash, message_id, max_parts: as
-                for :meth:`send`.
-
-        Returns and raises as :meth:`send`.
         """
         stream = self.send_personalized_iter(
             messages,
