@@ -12,9 +12,12 @@ import enum
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .._client import BASE_URL_ENV, TOKEN_ENV, SmsClub
+
+if TYPE_CHECKING:
+    from ..gateways import SmsteleClient
 from .._results import Balance, SendResult, StatusReport
 from .._tracking import StatusChange
 from ._errors import CliError
@@ -165,6 +168,82 @@ def _smsclub_sandbox(token: str) -> SmsClub:
     return SmsClub(token, transport=SandboxTransport(Sandbox()))
 
 
+def _login_password(token: str, gateway: str) -> tuple[str, str]:
+    login, colon, password = token.partition(":")
+    if not colon or not login or not password:
+        raise CliError(f"--gateway {gateway} takes the token as LOGIN:PASSWORD")
+    return login, password
+
+
+def _smsc(token: str, base_url: str | None) -> GatewayClient:
+    from ..gateways import SmscClient  # noqa: PLC0415 - only for --gateway smsc
+
+    # SMSC accepts an API key, or a login and password: "LOGIN:PASSWORD".
+    if ":" in token:
+        login, password = _login_password(token, "smsc")
+        return SmscClient(login, password, base_url=base_url)
+    return SmscClient(api_key=token, base_url=base_url)
+
+
+def _smsc_sandbox(token: str) -> GatewayClient:
+    from ..gateways import SmscClient  # noqa: PLC0415 - only for --sandbox
+    from ..sandbox.gateways import GatewayTransport, SmscConfig, SmscSandbox  # noqa: PLC0415
+
+    login, _, password = token.partition(":")
+    emulator = SmscSandbox(SmscConfig(accounts=None))  # any login with a password
+    return SmscClient(
+        login or "sandbox", password or "sandbox", transport=GatewayTransport(emulator)
+    )
+
+
+def _smstele(token: str, base_url: str | None) -> GatewayClient:
+    from ..gateways import SmsteleClient  # noqa: PLC0415 - only for --gateway smstele
+
+    login, password = _login_password(token, "smstele")
+    return _Smstele(SmsteleClient(login, password, base_url=base_url))
+
+
+def _smstele_sandbox(token: str) -> GatewayClient:
+    from ..gateways import SmsteleClient  # noqa: PLC0415 - only for --sandbox
+    from ..sandbox.gateways import (  # noqa: PLC0415
+        GatewayTransport,
+        SmsteleConfig,
+        SmsteleSandbox,
+    )
+
+    login, _, password = token.partition(":")
+    emulator = SmsteleSandbox(SmsteleConfig(accounts=None))  # any login with a password
+    return _Smstele(
+        SmsteleClient(
+            login or "sandbox", password or "sandbox", transport=GatewayTransport(emulator)
+        )
+    )
+
+
+class _Smstele:
+    """SmsteleClient under the command line's names (REX400 calls lifetime validity)."""
+
+    def __init__(self, client: SmsteleClient) -> None:
+        self._client = client
+        self.status = client.status
+        self.track = client.track
+        self.balance = client.balance
+        self.aclose = client.aclose
+
+    def send_iter(
+        self,
+        phones: Iterable[str],
+        message: str,
+        *,
+        sender: str,
+        lifetime: int | None = None,
+        max_parts: int | None = None,
+    ) -> ResultStream:
+        return self._client.send_iter(
+            phones, message, sender=sender, validity=lifetime, max_parts=max_parts
+        )
+
+
 GATEWAYS: dict[GatewayName, GatewaySpec] = {
     GatewayName.SMSCLUB: GatewaySpec(
         name=GatewayName.SMSCLUB,
@@ -174,21 +253,20 @@ GATEWAYS: dict[GatewayName, GatewaySpec] = {
         sandbox=_smsclub_sandbox,
         features=frozenset(Feature),
     ),
-    # Not built yet: see smsclub_async/gateways/. Fill in connect/sandbox/features.
     GatewayName.SMSC: GatewaySpec(
         name=GatewayName.SMSC,
-        token_env="SMSC_TOKEN",  # noqa: S106 - a variable name
+        token_env="SMSC_API_KEY",  # noqa: S106 - a variable name
         base_url_env="SMSC_BASE_URL",
-        connect=None,
-        sandbox=None,
-        features=frozenset(),
+        connect=_smsc,
+        sandbox=_smsc_sandbox,
+        features=frozenset({Feature.PERSONALIZED}),
     ),
     GatewayName.SMSTELE: GatewaySpec(
         name=GatewayName.SMSTELE,
         token_env="SMSTELE_TOKEN",  # noqa: S106 - a variable name
         base_url_env="SMSTELE_BASE_URL",
-        connect=None,
-        sandbox=None,
+        connect=_smstele,
+        sandbox=_smstele_sandbox,
         features=frozenset(),
     ),
 }
