@@ -59,7 +59,7 @@ def test_missing_token_for_a_read_command_too(invoke: Invoke) -> None:
         (["send", PHONE, "-m", "x" * 400, "-s", SENDER, "--max-parts", "2"], ["3 SMS parts"]),
         (["status"], ["no message ids"]),
         (["frobnicate"], ["No such command"]),
-        (["--gateway", "smsc", "balance"], ["--gateway smsc is not supported"]),
+        (["--gateway", "smsc", "sender-status", "X"], ["not available for --gateway smsc"]),
         (["--gateway", "carrier-pigeon", "balance"], ["--gateway"]),
         (["sender-status", "NoSuchName"], ["NoSuchName", "Data not found"]),
         (
