@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import warnings
 from collections.abc import (
@@ -29,6 +30,7 @@ from ._common import (
     PersonalMessages,
     Phones,
     SendStream,
+    check_base_url,
     check_lifetime,
     check_max_parts,
     check_text,
@@ -146,8 +148,7 @@ class SmsClub:
                 "the API token must be printable ASCII without spaces; check what was pasted"
             )
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        if not url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"base_url must start with https:// or http://, got {url!r}")
+        check_base_url(url)
         if http_client is not None and (transport is not None or event_hooks is not None):
             raise ConfigurationError(
                 "transport= and event_hooks= configure the client's own httpx client;"
@@ -435,7 +436,13 @@ class SmsClub:
         async def send_chunk(chunk: Chunk) -> SendResult:
             if not chunk.phones:
                 return SendResult(failed=dict(chunk.rejected))
-            pipeline = self._open()
+            try:
+                pipeline = self._open()
+            except ClientClosedError as exc:
+                result = cancelled_result(chunk, maybe_processed=False)
+                result.failed.update(dict.fromkeys(chunk.phones, f"not sent: {exc}"))
+                result.error = exc
+                return result
             progress = Progress()
             try:
                 exchange = await pipeline.exchange(
@@ -482,10 +489,12 @@ class SmsClub:
                 total.merge(part)
             exc.partial = total  # type: ignore[attr-defined]
             raise
-        except SmsClubError as exc:
+        except Exception as exc:
+            # Ours, or one from the caller's own iterator: either way keep the ids.
             for part in stream.unclaimed:
                 total.merge(part)
-            exc.partial = total
+            with contextlib.suppress(AttributeError):
+                exc.partial = total  # type: ignore[attr-defined]
             raise
         if total.recipients == 0 and not total.errors:
             raise ValueError("no recipients: the phone list was empty")

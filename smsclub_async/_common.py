@@ -20,6 +20,7 @@ __all__ = [
     "PersonalMessages",
     "Phones",
     "SendStream",
+    "check_base_url",
     "check_lifetime",
     "check_max_parts",
     "check_text",
@@ -129,3 +130,29 @@ def nonempty(items: Iterable[Any], what: str) -> Iterable[Any]:
     if isinstance(items, list | tuple | set | frozenset | dict) and not items:
         raise ValueError(f"{what} must hold at least one recipient")
     return items
+
+
+def check_base_url(url: str) -> None:
+    """Refuse a base URL httpx could not use, before any request.
+
+    Raises:
+        ConfigurationError: not http(s), no host, a bad port, or a query string
+            (which would swallow the endpoint paths appended to it).
+    """
+    from ._errors import ConfigurationError  # noqa: PLC0415 - avoids an import cycle
+
+    problem = None
+    try:
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https"):
+            problem = "it must start with https:// or http://"
+        elif not parsed.host:
+            problem = "it has no host"
+        elif parsed.query or parsed.fragment:
+            problem = "it must not have a query string or fragment"
+        elif parsed.port is not None and not 0 < parsed.port < 65536:
+            problem = f"port {parsed.port} is out of range"
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        problem = f"it cannot be parsed ({exc})"
+    if problem is not None:
+        raise ConfigurationError(f"base_url {url!r} is not usable: {problem}")

@@ -8,7 +8,6 @@ into results; what they return is yielded in completion order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
@@ -68,12 +67,20 @@ async def fan_out(
             # Workers turn cancellation into a result describing what may have gone out.
             # A second cancellation must not make us drop those results: wait them out.
             gathering = asyncio.gather(*running, return_exceptions=True)
+            cancelled = False
             while not gathering.done():
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await asyncio.shield(gathering)
+                except asyncio.CancelledError:
+                    cancelled = True
             ready.extend(o for o in gathering.result() if not isinstance(o, BaseException))
+        else:
+            cancelled = False
         if leftovers is not None:
             leftovers.extend(ready)
         aclose = getattr(items, "aclose", None)
         if aclose is not None:
             await aclose()
+        if cancelled:
+            # The results are safe; now let the cancellation (e.g. a timeout) go on.
+            raise asyncio.CancelledError

@@ -14,6 +14,7 @@ connect and pool errors are safe, anything later is not.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import time
@@ -26,6 +27,7 @@ import tenacity
 
 from ._errors import (
     APIError,
+    ClientClosedError,
     DuplicateError,
     SmsClubError,
     TimeoutError,
@@ -257,7 +259,10 @@ class Pipeline:
             # The gateway may have processed the request any time after it left, so the
             # duplicate window is counted from before sending, not from the failure.
             started = self._clock()
-            attempt = await self._attempt(endpoint, payload, progress)
+            deadline = None
+            if is_send and progress.maybe_since is not None:
+                deadline = progress.maybe_since + policy.send_budget
+            attempt = await self._attempt(endpoint, payload, progress, deadline)
             if attempt.processed_maybe and progress.maybe_since is None:
                 progress.maybe_since = started
             progress.last = attempt
@@ -291,12 +296,23 @@ class Pipeline:
         assert result.body is not None
         return result.body
 
-    async def _attempt(self, endpoint: str, payload: bytes | None, progress: Progress) -> _Attempt:
+    async def _attempt(
+        self,
+        endpoint: str,
+        payload: bytes | None,
+        progress: Progress,
+        deadline: float | None = None,
+    ) -> _Attempt:
         url = self.base_url + endpoint
         waited_from = self._clock()
         permit = await self._limiter.acquire()
         started = self._clock()
         self.stats.limiter_wait += started - waited_from
+        if deadline is not None and started >= deadline and progress.last is not None:
+            # A retry that waited this long for the limiter would reach the gateway
+            # after its duplicate window: the message could go out twice. Give up.
+            permit.done()
+            return dataclasses.replace(progress.last, kind=_Kind.FINAL)
         self.stats.requests += 1
         number = progress.attempts
         progress.traced = progress.started = progress.written = False
@@ -324,6 +340,16 @@ class Pipeline:
                 body = await response.aread()
             finally:
                 await response.aclose()
+        except RuntimeError as exc:
+            progress.in_flight = False
+            if not self._http.is_closed:
+                raise
+            # The client was closed under a request (aclose() during a bulk send).
+            closed = ClientClosedError(f"{endpoint}: the client was closed during the request")
+            closed.__cause__ = exc
+            return _Attempt(
+                _Kind.FINAL, error=closed, processed_maybe=progress.written or not progress.traced
+            )
         except httpx.HTTPError as exc:
             progress.in_flight = False
             self.stats.transport_errors += 1
@@ -348,7 +374,8 @@ class Pipeline:
     def _classify(
         self, endpoint: str, status: int, body: bytes, headers: httpx.Headers
     ) -> _Attempt:
-        if status == 200:
+        if 200 <= status < 300:
+            # Any 2xx means the gateway processed it; an odd body then decodes to unknown.
             return _Attempt(_Kind.OK, status_code=status, body=body)
         message = decode_error_message(body)
         if message is not None and self._scrub is not None:
