@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import warnings
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -16,16 +15,13 @@ from collections.abc import (
 )
 from contextlib import aclosing
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import httpx
 
 from ._common import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TIMEOUT,
-    POOL_LIMITS,
-    ClientState,
     MessageIds,
     PersonalMessages,
     Phones,
@@ -42,12 +38,12 @@ from ._errors import (
     ClientClosedError,
     ConfigurationError,
     DecodeError,
-    EventLoopError,
     NotFoundError,
     SmsClubError,
     ValidationError,
 )
 from ._fanout import fan_out
+from ._lifecycle import ClientLifecycle
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimiter, limiter_for_token, token_fingerprint
 from ._outcomes import cancelled_result, interpret_send
 from ._phones import (
@@ -58,7 +54,7 @@ from ._phones import (
     chunk_messages,
     chunk_phones,
 )
-from ._pipeline import Pipeline, Progress, Stats
+from ._pipeline import Progress
 from ._results import Balance, SenderRegistration, SendResult, StatusReport
 from ._retry import DEFAULT_READ_RETRY, DEFAULT_SEND_RETRY, RetryPolicy
 from ._status import DeliveryStatus, SenderState
@@ -94,7 +90,7 @@ TOKEN_ENV = "SMSCLUB_TOKEN"  # noqa: S105 - the name of the variable, not a secr
 BASE_URL_ENV = "SMSCLUB_BASE_URL"
 
 
-class SmsClub:
+class SmsClub(ClientLifecycle):
     """An asyncio client of the SMS Club JSON API.
 
     Args:
@@ -149,14 +145,6 @@ class SmsClub:
             )
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         check_base_url(url)
-        if http_client is not None and (transport is not None or event_hooks is not None):
-            raise ConfigurationError(
-                "transport= and event_hooks= configure the client's own httpx client;"
-                " set them on the http_client you pass instead"
-            )
-        if max_concurrency < 1:
-            raise ConfigurationError("max_concurrency must be at least 1")
-        self.base_url = url
         self._fingerprint = token_fingerprint(token)
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -164,107 +152,23 @@ class SmsClub:
             "Accept": "application/json",
             "User-Agent": f"smsclub-async/{__version__}",
         }
-        self._limiter: RateLimiter = limiter or limiter_for_token(token, rate_limit)
-        self._borrowed = http_client
-        self._transport = transport
-        self._timeout = timeout
-        self._event_hooks = event_hooks
-        self.retry = retry
-        self.send_retry = send_retry
-        self.max_concurrency = max_concurrency
-        self.stats = Stats()
-        """Counters: requests, retries, 429s, time waited for the limiter."""
-        self._http: httpx.AsyncClient | None = http_client
-        self._pipeline: Pipeline | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._state = ClientState.UNOPENED
-
-    # ----------------------------------------------------------------- lifecycle
-
-    def __repr__(self) -> str:
-        state = self._state.name.lower()
-        return (
-            f"<SmsClub base_url={self.base_url!r} token=sha256:{self._fingerprint}"
-            f" limiter={self._limiter!r} state={state}>"
+        super().__init__(
+            base_url=url,
+            limiter=limiter or limiter_for_token(token, rate_limit),
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            send_retry=send_retry,
+            max_concurrency=max_concurrency,
+            event_hooks=event_hooks,
         )
 
-    @property
-    def is_closed(self) -> bool:
-        """True after :meth:`aclose`."""
-        return self._state is ClientState.CLOSED
+    def _request_headers(self) -> dict[str, str]:
+        return self._headers
 
-    @property
-    def limiter(self) -> RateLimiter:
-        """The rate limiter this client's requests go through."""
-        return self._limiter
-
-    def _open(self) -> Pipeline:
-        if self._state is ClientState.CLOSED:
-            raise ClientClosedError(
-                "this SmsClub client is closed; create a new one (or keep using it inside"
-                " its `async with` block)"
-            )
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif self._loop is not loop:
-            raise EventLoopError(
-                "this SmsClub client was first used on another event loop; its connections"
-                " belong to that loop. Create one client per event loop (for example inside"
-                " each Celery task or pytest test), not one shared global"
-            )
-        if self._pipeline is None:
-            if self._http is None:
-                self._http = httpx.AsyncClient(
-                    transport=self._transport,
-                    timeout=self._timeout,
-                    limits=POOL_LIMITS,
-                    event_hooks=dict(self._event_hooks) if self._event_hooks else None,
-                )
-            self._pipeline = Pipeline(
-                self._http,
-                base_url=self.base_url,
-                headers=self._headers,
-                limiter=self._limiter,
-                stats=self.stats,
-                clock=loop.time,
-            )
-            self._state = ClientState.OPENED
-        return self._pipeline
-
-    async def __aenter__(self) -> Self:
-        self._open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the client and, if it owns its httpx client, that too. Safe to call twice."""
-        if self._state is ClientState.CLOSED:
-            return
-        self._state = ClientState.CLOSED
-        if self._http is not None and self._borrowed is None:
-            await self._http.aclose()
-
-    def __del__(self) -> None:
-        if (
-            getattr(self, "_state", None) is ClientState.OPENED
-            and self._borrowed is None
-            and self._http is not None
-            and not self._http.is_closed
-        ):
-            warnings.warn(
-                f"unclosed {self!r}: use `async with SmsClub(...)` or `await sms.aclose()`",
-                ResourceWarning,
-                stacklevel=1,
-                source=self,
-            )
+    def _identity(self) -> str:
+        return f"token=sha256:{self._fingerprint}"
 
     # ----------------------------------------------------------------- sending
 

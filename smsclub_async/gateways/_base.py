@@ -16,27 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
-from .._common import POOL_LIMITS, ClientState, SendStream
+from .._common import SendStream
+from .._common import check_base_url as check_usable_url
 from .._errors import (
     APIError,
     AuthenticationError,
-    ClientClosedError,
     ConfigurationError,
     DecodeError,
-    EventLoopError,
     SmsClubError,
 )
 from .._fanout import fan_out
+from .._lifecycle import ClientLifecycle
 from .._limiter import RateLimiter
 from .._phones import Chunk
-from .._pipeline import Pipeline, Progress, Stats
+from .._pipeline import Progress
 from .._results import SendResult, StatusReport
 from .._retry import RetryPolicy
 from .._tracking import StatusChange, track_statuses
@@ -56,20 +54,17 @@ _FORM_HEADERS = {
 
 
 def check_base_url(url: str) -> str:
-    """The base URL without a trailing slash; ConfigurationError unless http(s)."""
+    """The base URL without a trailing slash; ConfigurationError if httpx could not use it."""
     url = url.rstrip("/")
-    if not url.startswith(("https://", "http://")):
-        raise ConfigurationError(f"base_url must start with https:// or http://, got {url!r}")
-    if urllib.parse.urlsplit(url).query:
-        raise ConfigurationError("base_url must not carry a query string")
+    check_usable_url(url)
     return url
 
 
-class GatewayClient:
-    """The lifecycle and request path of a form-encoded gateway client (not public)."""
+class GatewayClient(ClientLifecycle):
+    """The request path of a form-encoded gateway client (not public)."""
 
     _gateway: ClassVar[str] = "gateway"
-    _http_advice: ClassVar[Mapping[type[APIError], str]] = {}
+    _http_advice: ClassVar[Mapping[type[APIError], str] | None] = {}
     _poll_interval: ClassVar[float] = 2.0
 
     def __init__(
@@ -88,124 +83,30 @@ class GatewayClient:
         chunk_size: int,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None,
     ) -> None:
-        if http_client is not None and (transport is not None or event_hooks is not None):
-            raise ConfigurationError(
-                "transport= and event_hooks= configure the client's own httpx client;"
-                " set them on the http_client you pass instead"
-            )
-        if max_concurrency < 1:
-            raise ConfigurationError("max_concurrency must be at least 1")
         if not 1 <= chunk_size <= 1000:
             raise ConfigurationError("chunk_size must be between 1 and 1000")
-        self.base_url = base_url
-        self._identity = identity
+        super().__init__(
+            base_url=base_url,
+            limiter=limiter,
+            http_client=http_client,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            send_retry=send_retry,
+            max_concurrency=max_concurrency,
+            event_hooks=event_hooks,
+        )
+        self._identity_text = identity
         # Longest first, so a secret that contains another is blanked whole.
         variants = {s for secret in secrets if secret for s in _encoded_forms(secret)}
         self._secrets = tuple(sorted(variants, key=len, reverse=True))
-        self._limiter = limiter
-        self._borrowed = http_client
-        self._transport = transport
-        self._timeout = timeout
-        self._event_hooks = event_hooks
-        self.retry = retry
-        self.send_retry = send_retry
-        self.max_concurrency = max_concurrency
         self.chunk_size = chunk_size
-        self.stats = Stats()
-        """Counters: requests, retries, refusals for rate, time waited for the limiter."""
-        self._http: httpx.AsyncClient | None = http_client
-        self._pipeline: Pipeline | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._state = ClientState.UNOPENED
 
-    # ----------------------------------------------------------------- lifecycle
+    def _request_headers(self) -> dict[str, str]:
+        return dict(_FORM_HEADERS)
 
-    def __repr__(self) -> str:
-        return (
-            f"<{type(self).__name__} base_url={self.base_url!r} {self._identity}"
-            f" limiter={self._limiter!r} state={self._state.name.lower()}>"
-        )
-
-    @property
-    def is_closed(self) -> bool:
-        """True after :meth:`aclose`."""
-        return self._state is ClientState.CLOSED
-
-    @property
-    def limiter(self) -> RateLimiter:
-        """The limiter this client's requests go through."""
-        return self._limiter
-
-    def _open(self) -> Pipeline:
-        name = type(self).__name__
-        if self._state is ClientState.CLOSED:
-            raise ClientClosedError(
-                f"this {name} client is closed; create a new one (or keep using it inside"
-                " its `async with` block)"
-            )
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif self._loop is not loop:
-            raise EventLoopError(
-                f"this {name} client was first used on another event loop; its connections"
-                " belong to that loop. Create one client per event loop, not one shared global"
-            )
-        if self._pipeline is None:
-            if self._http is None:
-                self._http = httpx.AsyncClient(
-                    transport=self._transport,
-                    timeout=self._timeout,
-                    limits=POOL_LIMITS,
-                    event_hooks=dict(self._event_hooks) if self._event_hooks else None,
-                )
-            self._pipeline = Pipeline(
-                self._http,
-                base_url=self.base_url,
-                headers=dict(_FORM_HEADERS),
-                limiter=self._limiter,
-                stats=self.stats,
-                clock=loop.time,
-                advice=self._http_advice,
-                scrub=self._scrub,
-            )
-            self._state = ClientState.OPENED
-        return self._pipeline
-
-    async def __aenter__(self) -> Self:
-        self._open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the client and, if it owns its httpx client, that too. Safe to call twice."""
-        if self._state is ClientState.CLOSED:
-            return
-        self._state = ClientState.CLOSED
-        if self._http is not None and self._borrowed is None:
-            await self._http.aclose()
-
-    def __del__(self) -> None:
-        if (
-            getattr(self, "_state", None) is ClientState.OPENED
-            and self._borrowed is None
-            and self._http is not None
-            and not self._http.is_closed
-        ):
-            warnings.warn(
-                f"unclosed {self!r}: use `async with {type(self).__name__}(...)` or"
-                " `await client.aclose()`",
-                ResourceWarning,
-                stacklevel=1,
-                source=self,
-            )
+    def _identity(self) -> str:
+        return self._identity_text
 
     # ----------------------------------------------------------------- secrets
 

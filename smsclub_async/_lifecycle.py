@@ -1,0 +1,176 @@
+"""The lifecycle every gateway client shares: unopened -> opened -> closed.
+
+A client owns the ``httpx.AsyncClient`` it creates and closes it, or borrows one it
+was given and never closes it; it binds to the event loop it is first used on; using
+it after ``aclose()`` or from another loop raises a clear error; a collected client
+that was opened and never closed warns with ``ResourceWarning``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import httpx
+
+from ._common import DEFAULT_MAX_CONCURRENCY, POOL_LIMITS, ClientState
+from ._errors import APIError, ClientClosedError, ConfigurationError, EventLoopError
+from ._limiter import RateLimiter
+from ._pipeline import Pipeline, Stats
+from ._retry import RetryPolicy
+
+__all__ = ["ClientLifecycle"]
+
+
+class ClientLifecycle:
+    """Construction checks, state, the lazily built pipeline, and closing.
+
+    Subclasses give the request headers (:meth:`_request_headers`), how the client
+    names itself in its repr (:meth:`_identity`), and optionally the advice and the
+    scrubber for error texts.
+    """
+
+    _http_advice: ClassVar[Mapping[type[APIError], str] | None] = None
+    """What to do, by exception class, in error texts; ``None`` for SMS Club's."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        limiter: RateLimiter,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: httpx.Timeout | float | None,
+        retry: RetryPolicy,
+        send_retry: RetryPolicy,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        if http_client is not None and (transport is not None or event_hooks is not None):
+            raise ConfigurationError(
+                "transport= and event_hooks= configure the client's own httpx client;"
+                " set them on the http_client you pass instead"
+            )
+        if max_concurrency < 1:
+            raise ConfigurationError("max_concurrency must be at least 1")
+        self.base_url = base_url
+        self._limiter = limiter
+        self._borrowed = http_client
+        self._transport = transport
+        self._timeout = timeout
+        self._event_hooks = event_hooks
+        self.retry = retry
+        self.send_retry = send_retry
+        self.max_concurrency = max_concurrency
+        self.stats = Stats()
+        """Counters: requests, retries, rate-limit refusals, time waited for the limiter."""
+        self._http: httpx.AsyncClient | None = http_client
+        self._pipeline: Pipeline | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._state = ClientState.UNOPENED
+
+    # Subclasses fill these in.
+
+    def _request_headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _identity(self) -> str:
+        """Who the client is, for its repr: never a secret (e.g. a token's hash)."""
+        raise NotImplementedError
+
+    def _scrub(self, text: str) -> str:
+        """Remove secrets from a gateway's own message before it goes into an error."""
+        return text
+
+    # The lifecycle.
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self.base_url!r} {self._identity()}"
+            f" limiter={self._limiter!r} state={self._state.name.lower()}>"
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        """True after :meth:`aclose`."""
+        return self._state is ClientState.CLOSED
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The rate limiter this client's requests go through."""
+        return self._limiter
+
+    def _open(self) -> Pipeline:
+        name = type(self).__name__
+        if self._state is ClientState.CLOSED:
+            raise ClientClosedError(
+                f"this {name} client is closed; create a new one (or keep using it inside"
+                " its `async with` block)"
+            )
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise EventLoopError(
+                f"this {name} client was first used on another event loop; its connections"
+                " belong to that loop. Create one client per event loop (for example inside"
+                " each Celery task or pytest test), not one shared global"
+            )
+        if self._pipeline is None:
+            if self._http is None:
+                self._http = httpx.AsyncClient(
+                    transport=self._transport,
+                    timeout=self._timeout,
+                    limits=POOL_LIMITS,
+                    event_hooks=dict(self._event_hooks) if self._event_hooks else None,
+                )
+            self._pipeline = Pipeline(
+                self._http,
+                base_url=self.base_url,
+                headers=self._request_headers(),
+                limiter=self._limiter,
+                stats=self.stats,
+                clock=loop.time,
+                advice=self._http_advice,
+                scrub=self._scrub,
+            )
+            self._state = ClientState.OPENED
+        return self._pipeline
+
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client and, if it owns its httpx client, that too. Safe to call twice."""
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        if self._http is not None and self._borrowed is None:
+            await self._http.aclose()
+
+    def __del__(self) -> None:
+        if (
+            getattr(self, "_state", None) is ClientState.OPENED
+            and self._borrowed is None
+            and self._http is not None
+            and not self._http.is_closed
+        ):
+            warnings.warn(
+                f"unclosed {self!r}: use `async with {type(self).__name__}(...)` or"
+                " `await client.aclose()`",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
