@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import (
     AsyncGenerator,
@@ -58,7 +57,6 @@ from ._pipeline import Progress
 from ._results import Balance, SenderRegistration, SendResult, StatusReport
 from ._retry import DEFAULT_READ_RETRY, DEFAULT_SEND_RETRY, RetryPolicy
 from ._status import DeliveryStatus, SenderState
-from ._tracking import StatusChange, track_statuses
 from ._version import __version__
 from ._wire import (
     BalanceResponse,
@@ -215,7 +213,7 @@ class SmsClub(ClientLifecycle):
             integration_id=integration_id,
             max_parts=max_parts,
         )
-        return await self._collect(stream)
+        return await self._collect(stream, SendResult)
 
     async def send_personalized(
         self,
@@ -240,7 +238,7 @@ class SmsClub(ClientLifecycle):
         stream = self.send_personalized_iter(
             messages, sender=sender, lifetime=lifetime, max_parts=max_parts
         )
-        return await self._collect(stream)
+        return await self._collect(stream, SendResult)
 
     def send_iter(
         self,
@@ -382,32 +380,6 @@ class SmsClub(ClientLifecycle):
 
         return SendStream(results(), unclaimed)
 
-    async def _collect(self, stream: SendStream) -> SendResult:
-        total = SendResult()
-        try:
-            async with stream:
-                async for part in stream:
-                    total.merge(part)
-        except asyncio.CancelledError as exc:
-            for part in stream.unclaimed:
-                total.merge(part)
-            exc.partial = total  # type: ignore[attr-defined]
-            raise
-        except Exception as exc:
-            # Ours, or one from the caller's own iterator: either way keep the ids.
-            for part in stream.unclaimed:
-                total.merge(part)
-            with contextlib.suppress(AttributeError):
-                exc.partial = total  # type: ignore[attr-defined]
-            raise
-        if total.recipients == 0 and not total.errors:
-            raise ValueError("no recipients: the phone list was empty")
-        if total.error is not None:
-            error = total.error
-            error.partial = total
-            raise error
-        return total
-
     # ----------------------------------------------------------------- reading
 
     async def status(self, message_ids: MessageIds) -> StatusReport:
@@ -458,67 +430,6 @@ class SmsClub(ClientLifecycle):
                 yield part
         if not got_any:
             raise ValueError("message_ids must hold at least one id")
-
-    async def wait_for_final(
-        self,
-        message_ids: Iterable[str | int],
-        *,
-        timeout: float | None = 600.0,  # noqa: ASYNC109 - a polling deadline (documented)
-        interval: float = 2.0,
-        max_interval: float = 60.0,
-    ) -> StatusReport:
-        """Poll until every message has a final status, or ``timeout`` seconds pass.
-
-        Polls only the ids not yet final, 100 per request, through the shared rate
-        limiter, with the interval growing from ``interval`` to ``max_interval``.
-
-        Returns:
-            The last known status of every id; ``missing`` lists ids the gateway
-            never reported. After a timeout some statuses may still be ENROUTE.
-
-        Example:
-            >>> async def main(sms: SmsClub) -> None:
-            ...     result = await sms.send(["380989361131"], "Hi", sender="VashZakaz")
-            ...     report = await sms.wait_for_final(result.sent, timeout=300)
-        """
-        report = StatusReport()
-        async for _ in self.track(
-            message_ids,
-            timeout=timeout,
-            interval=interval,
-            max_interval=max_interval,
-            report=report,
-        ):
-            pass
-        return report
-
-    def track(
-        self,
-        message_ids: Iterable[str | int],
-        *,
-        timeout: float | None = None,
-        interval: float = 2.0,
-        max_interval: float = 60.0,
-        report: StatusReport | None = None,
-    ) -> AsyncIterator[StatusChange]:
-        """Yield a :class:`StatusChange` each time a message's status changes.
-
-        Ends when every status is final (or after ``timeout`` seconds). Cancel it, or
-        ``break`` out of the loop, at any time.
-
-        Example:
-            >>> async def main(sms: SmsClub, ids: list[str]) -> None:
-            ...     async for change in sms.track(ids):
-            ...         print(change.message_id, change.status)
-        """
-        return track_statuses(
-            self.status,
-            message_ids,
-            interval=interval,
-            max_interval=max_interval,
-            timeout=timeout,
-            report=report if report is not None else StatusReport(),
-        )
 
     async def balance(self) -> Balance:
         """The account balance, e.g. ``Balance(money=Decimal('8111.17'), currency='UAH')``."""

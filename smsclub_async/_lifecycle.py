@@ -9,20 +9,30 @@ that was opened and never closed warns with ``ResourceWarning``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
-from ._common import DEFAULT_MAX_CONCURRENCY, POOL_LIMITS, ClientState
-from ._errors import APIError, ClientClosedError, ConfigurationError, EventLoopError
+from ._common import DEFAULT_MAX_CONCURRENCY, POOL_LIMITS, ClientState, SendStream
+from ._errors import (
+    APIError,
+    ClientClosedError,
+    ConfigurationError,
+    EventLoopError,
+)
 from ._limiter import RateLimiter
 from ._pipeline import Pipeline, Stats
+from ._results import SendResult, StatusReport
 from ._retry import RetryPolicy
+from ._tracking import StatusChange, track_statuses
 
 __all__ = ["ClientLifecycle"]
+
+R = TypeVar("R", bound=SendResult)
 
 
 class ClientLifecycle:
@@ -35,6 +45,8 @@ class ClientLifecycle:
 
     _http_advice: ClassVar[Mapping[type[APIError], str] | None] = None
     """What to do, by exception class, in error texts; ``None`` for SMS Club's."""
+    _poll_interval: ClassVar[float] = 2.0
+    """The first interval between status polls, in seconds."""
 
     def __init__(
         self,
@@ -174,3 +186,99 @@ class ClientLifecycle:
                 stacklevel=1,
                 source=self,
             )
+
+    # Shared by every gateway: tracking and merging bulk results.
+
+    async def status(self, message_ids: Any) -> StatusReport:
+        """Delivery statuses of messages (each client implements it)."""
+        raise NotImplementedError
+
+    async def wait_for_final(
+        self,
+        message_ids: Iterable[str | int],
+        *,
+        timeout: float | None = 600.0,  # noqa: ASYNC109 - a polling deadline (documented)
+        interval: float | None = None,
+        max_interval: float = 60.0,
+    ) -> StatusReport:
+        """Poll until every message has a final status, or ``timeout`` seconds pass.
+
+        Polls only the ids not yet final, 100 per request, through the shared rate
+        limiter, with the interval growing from ``interval`` (by default the
+        gateway's own pace: 2 s for SMS Club) to ``max_interval``.
+
+        Returns:
+            The last known status of every id; ``missing`` lists ids the gateway
+            never reported. After a timeout some statuses may still be ENROUTE.
+
+        Example:
+            >>> async def main(sms) -> None:  # any client
+            ...     result = await sms.send(["380989361131"], "Hi", sender="VashZakaz")
+            ...     report = await sms.wait_for_final(result.sent, timeout=300)
+        """
+        report = StatusReport()
+        async for _ in self.track(
+            message_ids,
+            timeout=timeout,
+            interval=interval,
+            max_interval=max_interval,
+            report=report,
+        ):
+            pass
+        return report
+
+    def track(
+        self,
+        message_ids: Iterable[str | int],
+        *,
+        timeout: float | None = None,
+        interval: float | None = None,
+        max_interval: float = 60.0,
+        report: StatusReport | None = None,
+    ) -> AsyncIterator[StatusChange]:
+        """Yield a :class:`StatusChange` each time a message's status changes.
+
+        Ends when every status is final (or after ``timeout`` seconds). Cancel it, or
+        ``break`` out of the loop, at any time.
+
+        Example:
+            >>> async def main(sms: SmsClub, ids: list[str]) -> None:
+            ...     async for change in sms.track(ids):
+            ...         print(change.message_id, change.status)
+        """
+        first = self._poll_interval if interval is None else interval
+        return track_statuses(
+            self.status,
+            message_ids,
+            interval=first,
+            max_interval=max(max_interval, first),
+            timeout=timeout,
+            report=report if report is not None else StatusReport(),
+        )
+
+    async def _collect(self, stream: SendStream, result_type: type[R]) -> R:
+        """Merge a stream into one result; on an error attach it as ``partial``."""
+        total = result_type()
+        try:
+            async with stream:
+                async for part in stream:
+                    total.merge(part)
+        except asyncio.CancelledError as exc:
+            for part in stream.unclaimed:
+                total.merge(part)
+            exc.partial = total  # type: ignore[attr-defined]
+            raise
+        except Exception as exc:
+            # Ours, or one from the caller's own iterator: either way keep the ids.
+            for part in stream.unclaimed:
+                total.merge(part)
+            with contextlib.suppress(AttributeError):
+                exc.partial = total  # type: ignore[attr-defined]
+            raise
+        if total.recipients == 0 and not total.errors:
+            raise ValueError("no recipients: the phone list was empty")
+        if total.error is not None:
+            error = total.error
+            error.partial = total
+            raise error
+        return total

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -35,9 +35,8 @@ from .._lifecycle import ClientLifecycle
 from .._limiter import RateLimiter
 from .._phones import Chunk
 from .._pipeline import Progress
-from .._results import SendResult, StatusReport
+from .._results import SendResult
 from .._retry import RetryPolicy
-from .._tracking import StatusChange, track_statuses
 from .._version import __version__
 from ._exchange import Judge, Outcome, exchange
 from ._keys import form_body
@@ -65,7 +64,6 @@ class GatewayClient(ClientLifecycle):
 
     _gateway: ClassVar[str] = "gateway"
     _http_advice: ClassVar[Mapping[type[APIError], str] | None] = {}
-    _poll_interval: ClassVar[float] = 2.0
 
     def __init__(
         self,
@@ -222,81 +220,6 @@ class GatewayClient(ClientLifecycle):
                 raise fatal
 
         return SendStream(results(), unclaimed)
-
-    # ----------------------------------------------------------------- tracking
-
-    async def status(self, message_ids: Any) -> StatusReport:
-        """Delivery statuses (overridden by each client)."""
-        raise NotImplementedError
-
-    async def wait_for_final(
-        self,
-        message_ids: Iterable[str],
-        *,
-        timeout: float | None = 600.0,  # noqa: ASYNC109 - a polling deadline (documented)
-        interval: float | None = None,
-        max_interval: float = 60.0,
-    ) -> StatusReport:
-        """Poll until every message has a final status, or ``timeout`` seconds pass.
-
-        As :meth:`SmsClub.wait_for_final`; the first interval defaults to the
-        gateway's own pace (SMSC refuses a sixth identical status request a minute).
-        """
-        report = StatusReport()
-        async for _ in self.track(
-            message_ids,
-            timeout=timeout,
-            interval=interval,
-            max_interval=max_interval,
-            report=report,
-        ):
-            pass
-        return report
-
-    def track(
-        self,
-        message_ids: Iterable[str],
-        *,
-        timeout: float | None = None,
-        interval: float | None = None,
-        max_interval: float = 60.0,
-        report: StatusReport | None = None,
-    ) -> AsyncIterator[StatusChange]:
-        """Yield a :class:`StatusChange` each time a message's status changes (see SmsClub)."""
-        first = self._poll_interval if interval is None else interval
-        return track_statuses(
-            self.status,
-            message_ids,
-            interval=first,
-            max_interval=max(max_interval, first),
-            timeout=timeout,
-            report=report if report is not None else StatusReport(),
-        )
-
-    async def _collect(self, stream: SendStream, result_type: type[R]) -> R:
-        """Merge a stream into one result; raise (with ``partial``) as SmsClub.send does."""
-        total = result_type()
-        try:
-            async for part in stream:
-                total.merge(part)
-        except asyncio.CancelledError as exc:
-            await stream.aclose()
-            for part in stream.unclaimed:
-                total.merge(part)
-            exc.partial = total  # type: ignore[attr-defined]
-            raise
-        except SmsClubError as exc:
-            for part in stream.unclaimed:
-                total.merge(part)
-            exc.partial = total
-            raise
-        if total.recipients == 0 and not total.errors:
-            raise ValueError("no recipients: the phone list was empty")
-        if total.error is not None:
-            error = total.error
-            error.partial = total
-            raise error
-        return total
 
 
 def _encoded_forms(secret: str) -> tuple[str, ...]:
