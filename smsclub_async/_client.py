@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import (
     AsyncGenerator,
@@ -33,8 +32,6 @@ from ._common import (
     too_many_parts,
 )
 from ._errors import (
-    AuthenticationError,
-    ClientClosedError,
     ConfigurationError,
     DecodeError,
     NotFoundError,
@@ -333,52 +330,18 @@ class SmsClub(ClientLifecycle):
     def _stream(
         self, chunks: AsyncIterator[Chunk], payload: Callable[[Chunk], bytes], endpoint: str
     ) -> SendStream:
-        unclaimed: list[SendResult] = []
-
-        async def send_chunk(chunk: Chunk) -> SendResult:
-            if not chunk.phones:
-                return SendResult(failed=dict(chunk.rejected))
-            try:
-                pipeline = self._open()
-            except ClientClosedError as exc:
-                result = cancelled_result(chunk, maybe_processed=False)
-                result.failed.update(dict.fromkeys(chunk.phones, f"not sent: {exc}"))
-                result.error = exc
-                return result
-            progress = Progress()
-            try:
-                exchange = await pipeline.exchange(
-                    endpoint,
-                    payload(chunk),
-                    policy=self.send_retry,
-                    is_send=True,
-                    progress=progress,
-                )
-            except asyncio.CancelledError:
-                return cancelled_result(chunk, maybe_processed=progress.maybe_processed)
+        async def attempt(chunk: Chunk, progress: Progress) -> SendResult:
+            exchange = await self._open().exchange(
+                endpoint, payload(chunk), policy=self.send_retry, is_send=True, progress=progress
+            )
             return interpret_send(chunk, exchange, endpoint=endpoint)
 
-        async def results() -> AsyncGenerator[SendResult, None]:
-            self._open()
-            fatal: SmsClubError | None = None
-            parts = fan_out(
-                chunks,
-                send_chunk,
-                limit=self.max_concurrency,
-                stop_after=lambda r: isinstance(r.error, AuthenticationError),
-                leftovers=unclaimed,
-            )
-            # aclosing: stopping this stream must stop the requests at once, not when
-            # the event loop finalises the generator.
-            async with aclosing(parts):
-                async for result in parts:
-                    if isinstance(result.error, AuthenticationError):
-                        fatal = result.error
-                    yield result
-            if fatal is not None:
-                raise fatal
-
-        return SendStream(results(), unclaimed)
+        return self._run_chunks(
+            chunks,
+            attempt,
+            rejected_only=lambda chunk: SendResult(failed=dict(chunk.rejected)),
+            interrupted=lambda chunk, maybe: cancelled_result(chunk, maybe_processed=maybe),
+        )
 
     # ----------------------------------------------------------------- reading
 

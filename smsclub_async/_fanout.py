@@ -54,7 +54,15 @@ async def fan_out(
             if not running:
                 return
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            ready.extend(task.result() for task in done)
+            failure: BaseException | None = None
+            for task in done:
+                if task.cancelled() or task.exception() is None:
+                    ready.append(task.result())
+                elif failure is None:
+                    failure = task.exception()
+            if failure is not None:
+                # A worker broke its contract: the finished results go to leftovers.
+                raise failure
             while ready:
                 result = ready.popleft()
                 if stop_after is not None and stop_after(result):

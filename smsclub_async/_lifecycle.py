@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -20,12 +21,17 @@ import httpx
 from ._common import DEFAULT_MAX_CONCURRENCY, POOL_LIMITS, ClientState, SendStream
 from ._errors import (
     APIError,
+    AuthenticationError,
     ClientClosedError,
     ConfigurationError,
     EventLoopError,
+    SmsClubError,
 )
+from ._fanout import fan_out
 from ._limiter import RateLimiter
-from ._pipeline import Pipeline, Stats
+from ._outcomes import blame
+from ._phones import Chunk
+from ._pipeline import Pipeline, Progress, Stats
 from ._results import SendResult, StatusReport
 from ._retry import RetryPolicy
 from ._tracking import StatusChange, track_statuses
@@ -282,3 +288,54 @@ class ClientLifecycle:
             error.partial = total
             raise error
         return total
+
+    def _run_chunks(
+        self,
+        chunks: AsyncIterator[Chunk],
+        attempt: Callable[[Chunk, Progress], Awaitable[SendResult]],
+        *,
+        rejected_only: Callable[[Chunk], SendResult],
+        interrupted: Callable[[Chunk, bool], SendResult],
+    ) -> SendStream:
+        """Send chunk after chunk, a bounded number in flight, one result per request.
+
+        ``attempt`` sends one chunk; ``interrupted(chunk, maybe_processed)`` accounts
+        for a chunk whose request was cancelled or failed before an answer (the
+        limiter failed, the client was closed): its phones are ``unknown`` if the
+        request may have been processed, else ``failed``. No chunk task ever raises,
+        so the results of the others are never dropped.
+        """
+        unclaimed: list[SendResult] = []
+
+        async def send_chunk(chunk: Chunk) -> SendResult:
+            if not chunk.phones:
+                return rejected_only(chunk)
+            progress = Progress()
+            try:
+                return await attempt(chunk, progress)
+            except asyncio.CancelledError:
+                return interrupted(chunk, progress.maybe_processed)
+            except SmsClubError as exc:
+                return blame(interrupted(chunk, progress.maybe_processed), chunk, exc)
+
+        async def results() -> AsyncGenerator[SendResult, None]:
+            self._open()
+            fatal: SmsClubError | None = None
+            parts = fan_out(
+                chunks,
+                send_chunk,
+                limit=self.max_concurrency,
+                stop_after=lambda r: isinstance(r.error, AuthenticationError),
+                leftovers=unclaimed,
+            )
+            # aclosing: stopping this stream must stop the requests at once, not when
+            # the event loop finalises the generator.
+            async with aclosing(parts):
+                async for result in parts:
+                    if isinstance(result.error, AuthenticationError):
+                        fatal = result.error
+                    yield result
+            if fatal is not None:
+                raise fatal
+
+        return SendStream(results(), unclaimed)

@@ -11,6 +11,8 @@ The rules that keep callers from sending twice live here:
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from ._errors import DecodeError, SmsClubError
 from ._phones import Chunk, normalize_phone
 from ._pipeline import Exchange
@@ -21,6 +23,7 @@ __all__ = [
     "DUPLICATE_OF_OUR_RETRY",
     "NOT_MENTIONED",
     "REQUEST_FIELDS",
+    "blame",
     "cancelled_result",
     "interpret_send",
     "match_phone",
@@ -51,6 +54,20 @@ def _fill(result: SendResult, phones: list[str], *, maybe: bool, reason: str) ->
     target = result.unknown if maybe else result.failed
     for phone in phones:
         target[phone] = reason
+
+
+R = TypeVar("R", bound=SendResult)
+
+
+def blame(result: R, chunk: Chunk, error: SmsClubError) -> R:
+    """Reword an interrupted chunk's reasons after the error that ended it."""
+    for phone in chunk.phones:
+        if phone in result.failed:
+            result.failed[phone] = f"not sent: {error}"
+        elif phone in result.unknown:
+            result.unknown[phone] = f"maybe sent: {error}"
+    result.error = error
+    return result
 
 
 def cancelled_result(chunk: Chunk, *, maybe_processed: bool) -> SendResult:

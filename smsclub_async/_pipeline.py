@@ -165,6 +165,7 @@ class Pipeline:
         advice: what to do, by exception class, in error texts (SMS Club's by default).
         scrub: cleans a gateway's own message before it goes into an error text (e.g.
             removes a password some gateways echo).
+        max_in_flight: requests in flight at once (the size of the connection pool).
     """
 
     __slots__ = (
@@ -174,6 +175,7 @@ class Pipeline:
         "_http",
         "_limiter",
         "_scrub",
+        "_sockets",
         "base_url",
         "stats",
     )
@@ -189,7 +191,12 @@ class Pipeline:
         clock: Callable[[], float] = time.monotonic,
         advice: Mapping[type[APIError], str] | None = None,
         scrub: Callable[[str], str] | None = None,
+        max_in_flight: int = 10,
     ) -> None:
+        # Take a connection's worth of room before a limiter slot: a request holding
+        # a slot must not then queue for a pooled connection and reach the gateway
+        # late, next to the requests admitted after it.
+        self._sockets = asyncio.Semaphore(max_in_flight)
         self._advice = advice
         self._scrub = scrub
         self._http = http
@@ -302,6 +309,16 @@ class Pipeline:
         payload: bytes | None,
         progress: Progress,
         deadline: float | None = None,
+    ) -> _Attempt:
+        async with self._sockets:
+            return await self._attempt_on_a_connection(endpoint, payload, progress, deadline)
+
+    async def _attempt_on_a_connection(
+        self,
+        endpoint: str,
+        payload: bytes | None,
+        progress: Progress,
+        deadline: float | None,
     ) -> _Attempt:
         url = self.base_url + endpoint
         waited_from = self._clock()

@@ -263,3 +263,38 @@ async def test_lone_surrogates_and_long_personal_texts_are_refused_per_phone(
     assert "surrogate" in result.failed["380989361131"]
     assert "max_parts=2" in result.failed["380989361132"]
     assert route.call_count == 1
+
+
+async def test_a_failing_limiter_fails_its_chunk_and_keeps_the_others(token: str) -> None:
+    """LimiterError (e.g. Redis down) ends one chunk as failed; ids of the rest are kept."""
+    from smsclub_async import LimiterError, LocalLimiter, Permit
+
+    class FlakyLimiter:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.inner = LocalLimiter(1000)
+
+        async def acquire(self) -> Permit:
+            self.calls += 1
+            if self.calls == 2:
+                raise LimiterError("redis://127.0.0.1:1 did not answer; no request was sent")
+            return await self.inner.acquire()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        phones = __import__("json").loads(request.content)["phone"]
+        return httpx.Response(200, json={"success_request": {"info": {p: p for p in phones}}})
+
+    phones = [f"38098{i:07d}" for i in range(300)]
+    async with SmsClub(
+        token=token,
+        transport=httpx.MockTransport(answer),
+        limiter=FlakyLimiter(),
+        max_concurrency=1,
+        send_retry=NO_WAIT_SEND,
+    ) as sms:
+        with pytest.raises(LimiterError) as caught:
+            await sms.send(phones, "x", sender="X")
+    partial = caught.value.partial
+    assert len(partial.sent) == 200
+    assert len(partial.failed) == 100
+    assert all("no request was sent" in r for r in partial.failed.values())

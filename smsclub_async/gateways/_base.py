@@ -14,7 +14,6 @@ gateway echoes back before it reaches an exception text.
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -25,12 +24,9 @@ from .._common import SendStream
 from .._common import check_base_url as check_usable_url
 from .._errors import (
     APIError,
-    AuthenticationError,
     ConfigurationError,
     DecodeError,
-    SmsClubError,
 )
-from .._fanout import fan_out
 from .._lifecycle import ClientLifecycle
 from .._limiter import RateLimiter
 from .._phones import Chunk
@@ -184,42 +180,19 @@ class GatewayClient(ClientLifecycle):
         rejected_only: Callable[[Chunk], SendResult],
     ) -> SendStream:
         """Send chunk after chunk, a bounded number in flight, one result per request."""
-        unclaimed: list[SendResult] = []
 
-        async def send_chunk(chunk: Chunk) -> SendResult:
-            if not chunk.phones:
-                return rejected_only(chunk)
-            progress = Progress()
-            try:
-                outcome = await self._exchange(
-                    endpoint,
-                    payload(chunk),
-                    policy=self.send_retry,
-                    is_send=True,
-                    judge=judge,
-                    progress=progress,
-                )
-            except asyncio.CancelledError:
-                return cancelled(chunk, progress.maybe_processed)
+        async def attempt(chunk: Chunk, progress: Progress) -> SendResult:
+            outcome = await self._exchange(
+                endpoint,
+                payload(chunk),
+                policy=self.send_retry,
+                is_send=True,
+                judge=judge,
+                progress=progress,
+            )
             return interpret(chunk, outcome)
 
-        async def results() -> AsyncIterator[SendResult]:
-            self._open()
-            fatal: SmsClubError | None = None
-            async for result in fan_out(
-                chunks,
-                send_chunk,
-                limit=self.max_concurrency,
-                stop_after=lambda r: isinstance(r.error, AuthenticationError),
-                leftovers=unclaimed,
-            ):
-                if isinstance(result.error, AuthenticationError):
-                    fatal = result.error
-                yield result
-            if fatal is not None:
-                raise fatal
-
-        return SendStream(results(), unclaimed)
+        return self._run_chunks(chunks, attempt, rejected_only=rejected_only, interrupted=cancelled)
 
 
 def _encoded_forms(secret: str) -> tuple[str, ...]:
