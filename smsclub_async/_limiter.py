@@ -182,10 +182,11 @@ class LocalLimiter:
     def _wait_needed(self, now: float) -> float:
         """Seconds until a request admitted now is sure to respect the window (lock held)."""
         # Requests not yet on the wire will leave at `now` at the earliest.
-        times = sorted([*self._log, *([now] * len(self._pending))])
-        if len(times) < self.rate:
+        # The log is sorted and every entry is <= now; pending requests count as now.
+        pending = len(self._pending)
+        if len(self._log) + pending < self.rate:
             return 0.0
-        kth = times[-self.rate]
+        kth = now if pending >= self.rate else self._log[pending - self.rate]
         if kth >= now and self._pending:
             # The deciding request has not left yet: look again shortly.
             return 0.001
@@ -204,10 +205,12 @@ class LocalLimiter:
         with self._lock:
             if entry in self._pending:
                 # No trace hook fired (a transport without httpcore tracing, or a
-                # failure before writing). Count it at admission time.
+                # failure before writing).
                 self._pending.discard(entry)
-                entry.wire = entry.admitted
-                self._record(entry.admitted)
+                # We only know it left before now; its admission time may be too early
+                # (a busy event loop delays the write), and too early breaks the cap.
+                entry.wire = self._clock()
+                self._record(entry.wire)
 
     def _record(self, when: float) -> None:
         # Wire times can be reported out of order, so insert in place.

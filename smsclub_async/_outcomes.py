@@ -135,8 +135,12 @@ def interpret_send(chunk: Chunk, exchange: Exchange, *, endpoint: str) -> SendRe
 
     pending = dict.fromkeys(phones)
     by_tail: dict[str, list[str]] = {}
-    for phone in phones:
-        by_tail.setdefault(phone[-9:], []).append(phone)
+    if any(str(v) not in pending for v in answer.info.values()) or any(
+        k not in pending and k not in REQUEST_FIELDS for k in answer.add_info
+    ):
+        # Only when the gateway echoed a number in another format.
+        for phone in phones:
+            by_tail.setdefault(phone[-9:], []).append(phone)
 
     for message_id, returned in answer.info.items():
         returned_phone = str(returned)

@@ -50,6 +50,8 @@ def normalize_phone(raw: object) -> str | None:
         raw = str(raw)
     if not isinstance(raw, str):
         return None
+    if 10 <= len(raw) <= 15 and raw.isascii() and raw.isdigit():
+        return raw  # the common case, without the regexes
     phone = _SEPARATORS.sub("", raw)
     phone = phone.removeprefix("+")
     # `fullmatch` on an ASCII class: other Unicode digits (e.g. Arabic-Indic) are refused.

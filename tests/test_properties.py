@@ -171,3 +171,24 @@ def test_streaming_holds_no_more_than_the_requests_in_flight() -> None:
     assert in_flight_max <= 4
     # When the k-th result is handed over, at most (k + 4) chunks have been read.
     assert all(r <= (k + 1 + 4) * 100 for k, r in enumerate(reads))
+
+
+def test_deduplicate_false_sends_repeats_as_given() -> None:
+    """deduplicate=False trusts the caller: a repeated number goes out in its own chunk."""
+    seen: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        phones = json.loads(request.content)["phone"]
+        seen.append(phones)
+        info = {f"{len(seen)}-{i}": p for i, p in enumerate(phones)}
+        return httpx.Response(200, json={"success_request": {"info": info}})
+
+    async def run() -> None:
+        async with SmsClub(
+            token="dedup-token", transport=httpx.MockTransport(handler), rate_limit=10_000
+        ) as sms:
+            await sms.send(["380980000001"] * 2, "x", sender="X", deduplicate=False)
+            await sms.send(["380980000002"] * 2, "x", sender="X")
+
+    run_on_fake_clock(run())
+    assert seen == [["380980000001", "380980000001"], ["380980000002"]]
