@@ -14,6 +14,9 @@ from smsclub_async import (
     ClientClosedError,
     ConfigurationError,
     EventLoopError,
+    LimiterError,
+    LocalLimiter,
+    Permit,
     ServerError,
     SmsClub,
     TransportError,
@@ -267,7 +270,6 @@ async def test_lone_surrogates_and_long_personal_texts_are_refused_per_phone(
 
 async def test_a_failing_limiter_fails_its_chunk_and_keeps_the_others(token: str) -> None:
     """LimiterError (e.g. Redis down) ends one chunk as failed; ids of the rest are kept."""
-    from smsclub_async import LimiterError, LocalLimiter, Permit
 
     class FlakyLimiter:
         def __init__(self) -> None:
