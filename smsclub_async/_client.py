@@ -273,8 +273,7 @@ class SmsClub(ClientLifecycle):
             isinstance(integration_id, bool) or not isinstance(integration_id, int)
         ):
             raise ValueError(f"integration_id must be a whole number, got {integration_id!r}")
-        check_source(phones, "phones")
-        if isinstance(phones, Iterable) and not isinstance(phones, str):
+        if isinstance(phones, Iterable) and not isinstance(phones, str | bytes):
             phones = nonempty(phones, "phones")
         elif isinstance(phones, str) and not phones.strip():
             raise ValueError("phones must name at least one recipient")
@@ -310,16 +309,9 @@ class SmsClub(ClientLifecycle):
             for text in messages.values():
                 check_text(text, "every message")
                 check_max_parts(text, max_parts)
-        elif isinstance(messages, Iterable | AsyncIterable) and not isinstance(
-            messages, str | bytes | bytearray
-        ):
-            if isinstance(messages, Iterable):
-                messages = nonempty(messages, "messages")
-        else:
-            raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the API
-                "messages must be a mapping phone -> text or an iterable of (phone, text)"
-                f" pairs, got {type(messages).__name__}"
-            )
+        elif isinstance(messages, Iterable) and not isinstance(messages, str | bytes):
+            messages = nonempty(messages, "messages")
+        # chunk_messages refuses anything else at once, before any request.
 
         def payload(chunk: Chunk) -> bytes:
             entries = [

@@ -185,7 +185,7 @@ def _reject_key(raw: object) -> str:
     return raw if isinstance(raw, str) else repr(raw)
 
 
-async def chunk_phones(
+def chunk_phones(
     phones: str | Iterable[str] | AsyncIterable[str],
     *,
     size: int = MAX_PER_REQUEST,
@@ -195,7 +195,21 @@ async def chunk_phones(
 
     Holds at most one chunk plus the de-duplication set, however long the input.
     A chunk with no phones is yielded only to report rejected input.
+
+    Raises:
+        ValueError: at once (before any request), if ``phones`` is not a number or an
+            iterable of numbers.
     """
+    check_source(phones, "phones")
+    return _chunk_phones(phones, size=size, deduplicate=deduplicate)
+
+
+async def _chunk_phones(
+    phones: str | Iterable[str] | AsyncIterable[str],
+    *,
+    size: int,
+    deduplicate: bool,
+) -> AsyncGenerator[Chunk, None]:
     source: Iterable[str] | AsyncIterable[str] = (
         [phones] if isinstance(phones, str | int) else phones
     )
@@ -217,7 +231,7 @@ async def chunk_phones(
         yield chunk
 
 
-async def chunk_messages(
+def chunk_messages(
     messages: Mapping[str, str] | Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]],
     *,
     size: int = MAX_PER_REQUEST,
@@ -226,7 +240,26 @@ async def chunk_messages(
     """Like :func:`chunk_phones` for (phone, message) pairs; the first pair of a phone wins.
 
     ``check(text)`` may return a reason to refuse a message (e.g. too many parts).
+
+    Raises:
+        ValueError: at once, if ``messages`` is not a mapping or an iterable.
     """
+    if isinstance(messages, str | bytes | bytearray) or not isinstance(
+        messages, Mapping | Iterable | AsyncIterable
+    ):
+        raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the API
+            "messages must be a mapping phone -> text or an iterable of (phone, text)"
+            f" pairs, got {type(messages).__name__}"
+        )
+    return _chunk_messages(messages, size=size, check=check)
+
+
+async def _chunk_messages(
+    messages: Mapping[str, str] | Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]],
+    *,
+    size: int,
+    check: Callable[[str], str | None] | None,
+) -> AsyncGenerator[Chunk, None]:
     source: Iterable[tuple[str, str]] | AsyncIterable[tuple[str, str]] = (
         messages.items() if isinstance(messages, Mapping) else messages
     )

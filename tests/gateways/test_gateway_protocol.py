@@ -138,3 +138,12 @@ def test_the_gateway_packages_export_their_clients_and_types() -> None:
         "UnsupportedError",
     ):
         assert name in gateways.__all__
+
+
+@pytest.mark.parametrize("bad", [None, 1.5, b"79160001234"], ids=["none", "float", "bytes"])
+async def test_every_gateway_refuses_a_non_list_of_phones_up_front(
+    gateway: SmsGateway, bad: object
+) -> None:
+    """The same clear ValueError from all three clients, before any request."""
+    with pytest.raises(ValueError, match="phones must be"):
+        await gateway.send(bad, "Hello", sender="MyShop")  # type: ignore[arg-type]
