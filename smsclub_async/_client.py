@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import (
     AsyncGenerator,
-    AsyncIterable,
     AsyncIterator,
     Callable,
     Iterable,
@@ -43,12 +42,10 @@ from ._lifecycle import ClientLifecycle
 from ._limiter import DEFAULT_RATE_LIMIT, RateLimiter, limiter_for_token, token_fingerprint
 from ._outcomes import cancelled_result, interpret_send
 from ._phones import (
-    MAX_PER_REQUEST,
     Chunk,
-    aiter_any,
-    check_source,
     chunk_messages,
     chunk_phones,
+    chunk_unique,
 )
 from ._pipeline import Progress
 from ._results import Balance, SenderRegistration, SendResult, StatusReport
@@ -358,10 +355,10 @@ class SmsClub(ClientLifecycle):
             ValueError: no ids, or an id that is empty or not a string or number.
             SmsClubError: a request failed for good; ``partial`` holds the rest.
         """
-        check_source(message_ids, "message_ids")
+        chunks = _id_chunks(message_ids)  # refuses a non-iterable before any request
         report = StatusReport()
         try:
-            async with aclosing(self._status_parts(message_ids)) as parts:
+            async with aclosing(self._status_parts(chunks)) as parts:
                 async for part in parts:
                     report.merge(part)
         except SmsClubError as exc:
@@ -369,7 +366,9 @@ class SmsClub(ClientLifecycle):
             raise
         return report
 
-    async def _status_parts(self, message_ids: MessageIds) -> AsyncGenerator[StatusReport, None]:
+    async def _status_parts(
+        self, chunks: AsyncGenerator[list[str], None]
+    ) -> AsyncGenerator[StatusReport, None]:
         self._open()
 
         async def fetch(ids: list[str]) -> StatusReport | SmsClubError:
@@ -382,7 +381,7 @@ class SmsClub(ClientLifecycle):
                 return exc
 
         got_any = False
-        parts = fan_out(_id_chunks(message_ids), fetch, limit=self.max_concurrency)
+        parts = fan_out(chunks, fetch, limit=self.max_concurrency)
         async with aclosing(parts):
             async for part in parts:
                 if isinstance(part, SmsClubError):
@@ -536,21 +535,6 @@ def _normalize_id(raw: object) -> str:
     return text
 
 
-async def _id_chunks(message_ids: MessageIds) -> AsyncGenerator[list[str], None]:
-    source: Iterable[str | int] | AsyncIterable[str | int] = (
-        [message_ids] if isinstance(message_ids, str | int) else message_ids
-    )
-    seen: set[str] = set()
-    chunk: list[str] = []
-    async with aclosing(aiter_any(source)) as items:
-        async for raw in items:
-            message_id = _normalize_id(raw)
-            if message_id in seen:
-                continue
-            seen.add(message_id)
-            chunk.append(message_id)
-            if len(chunk) == MAX_PER_REQUEST:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+def _id_chunks(message_ids: MessageIds) -> AsyncGenerator[list[str], None]:
+    source = [message_ids] if isinstance(message_ids, str | int) else message_ids
+    return chunk_unique(source, _normalize_id, what="message_ids")

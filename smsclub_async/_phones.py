@@ -8,12 +8,13 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     Callable,
+    Hashable,
     Iterable,
     Mapping,
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "MAX_PER_REQUEST",
@@ -23,6 +24,7 @@ __all__ = [
     "check_source",
     "chunk_messages",
     "chunk_phones",
+    "chunk_unique",
     "invalid_phone_reason",
     "is_utf8_encodable",
     "normalize_phone",
@@ -179,6 +181,47 @@ def check_source(items: object, what: str) -> None:
             f"{what} must be a string, a whole number or an iterable of them,"
             f" got {type(items).__name__}"
         )
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def chunk_unique(
+    items: Iterable[Any] | AsyncIterable[Any],
+    normalize: Callable[[Any], K],
+    *,
+    size: int = MAX_PER_REQUEST,
+    what: str,
+) -> AsyncGenerator[list[K], None]:
+    """``normalize`` each item, drop repeats, and yield lists of at most ``size``.
+
+    For message ids and (id, phone) references; ``normalize`` raises ValueError for
+    an item it refuses. Callers wrap a single id in a list first.
+
+    Raises:
+        ValueError: at once, if ``items`` is not an iterable (None, a float, bytes).
+    """
+    check_source(items, what)
+    return _chunk_unique(items, normalize, size)
+
+
+async def _chunk_unique(
+    items: Iterable[Any] | AsyncIterable[Any], normalize: Callable[[Any], K], size: int
+) -> AsyncGenerator[list[K], None]:
+    seen: set[K] = set()
+    chunk: list[K] = []
+    async with aclosing(aiter_any(items)) as source:
+        async for raw in source:
+            key = normalize(raw)
+            if key in seen:
+                continue
+            seen.add(key)
+            chunk.append(key)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
 
 
 def _reject_key(raw: object) -> str:

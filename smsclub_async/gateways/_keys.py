@@ -12,7 +12,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
-from .._phones import MAX_PER_REQUEST, aiter_any, normalize_phone
+from .._phones import MAX_PER_REQUEST, chunk_unique, normalize_phone
 
 __all__ = [
     "MessageRefs",
@@ -79,26 +79,12 @@ def parse_ref(ref: object) -> tuple[str, str | None]:
     return _check_id(ref), None
 
 
-async def pair_chunks(
+def pair_chunks(
     refs: MessageRefs, *, size: int = MAX_PER_REQUEST
 ) -> AsyncIterator[list[tuple[str, str | None]]]:
     """De-duplicated (id, phone) references in chunks of at most ``size``."""
-    source: Iterable[Ref] | AsyncIterable[Ref] = (
-        [refs] if isinstance(refs, str | int | tuple) else refs
-    )
-    seen: set[tuple[str, str | None]] = set()
-    chunk: list[tuple[str, str | None]] = []
-    async for ref in aiter_any(source):
-        pair = parse_ref(ref)
-        if pair in seen:
-            continue
-        seen.add(pair)
-        chunk.append(pair)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    source = [refs] if isinstance(refs, str | int | tuple) else refs
+    return chunk_unique(source, parse_ref, size=size, what="message_ids")
 
 
 def form_body(params: Mapping[str, str], *, encoding: str = "utf-8") -> bytes:

@@ -147,3 +147,10 @@ async def test_every_gateway_refuses_a_non_list_of_phones_up_front(
     """The same clear ValueError from all three clients, before any request."""
     with pytest.raises(ValueError, match="phones must be"):
         await gateway.send(bad, "Hello", sender="MyShop")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [None, 1.5, b"1:79160001234"], ids=["none", "float", "bytes"])
+async def test_every_gateway_refuses_non_list_message_ids(gateway: SmsGateway, bad: object) -> None:
+    """status() of None, a float or bytes: one clear ValueError on every gateway."""
+    with pytest.raises(ValueError, match="message_ids must be"):
+        await gateway.status(bad)  # type: ignore[arg-type]
