@@ -108,10 +108,17 @@ def test_every_phone_is_accounted_for_exactly_once(
         assert phone not in gateway.delivered, "failed must mean not sent"
 
 
-@given(st.lists(st.from_regex(r"[0-9]{10,15}", fullmatch=True), max_size=3000))
-def test_phone_set_is_an_exact_set(numbers: list[str]) -> None:
-    """PhoneSet agrees with a Python set, leading zeros and lengths included."""
-    phone_set = PhoneSet()
+@given(
+    st.lists(st.from_regex(r"[0-9]{10,15}", fullmatch=True), max_size=3000),
+    st.sampled_from([0, 10, 1 << 16]),
+)
+def test_phone_set_is_an_exact_set(numbers: list[str], spill_at: int) -> None:
+    """PhoneSet agrees with a Python set, leading zeros and lengths included.
+
+    ``spill_at`` moves it from the built-in set to its compact tables early, so the
+    tables (and their growth) are exercised with small inputs.
+    """
+    phone_set = PhoneSet(spill_at=spill_at)
     reference: set[str] = set()
     for number in numbers:
         assert phone_set.add(number) == (number not in reference)
@@ -123,6 +130,21 @@ def test_phone_set_is_an_exact_set(numbers: list[str]) -> None:
         if numbers and len(numbers[0]) < 15 and ("0" + numbers[0]) not in reference
         else True
     )
+
+
+def test_phone_set_tables_grow_and_stay_exact() -> None:
+    """Past the built-in set, every table doubles (some twice) and loses nothing."""
+    rng = random.Random(7)
+    phone_set = PhoneSet(spill_at=1000)
+    reference: set[str] = set()
+    for _ in range(300_000):
+        digits = rng.randrange(10**9, 10**12)
+        number = str(digits).zfill(rng.choice((10, 12, 13)))  # leading zeros, lengths
+        assert phone_set.add(number) == (number not in reference)
+        reference.add(number)
+    assert len(phone_set) == len(reference)
+    assert all(number in phone_set for number in reference)
+    assert "1" * 15 not in phone_set
 
 
 @given(st.text())
