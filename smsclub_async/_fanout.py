@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 __all__ = ["fan_out"]
 
@@ -39,6 +39,7 @@ async def fan_out(
             appended here, so nothing they achieved is lost.
     """
     running: set[asyncio.Task[R]] = set()
+    finished = _Finished[R]()
     ready: deque[R] = deque()
     exhausted = False
     stopping = False
@@ -50,12 +51,12 @@ async def fan_out(
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                running.add(asyncio.ensure_future(worker(item)))
+                running.add(finished.watch(asyncio.ensure_future(worker(item))))
             if not running:
                 return
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             failure: BaseException | None = None
-            for task in done:
+            for task in await finished.wait():
+                running.discard(task)
                 if task.cancelled() or task.exception() is None:
                     ready.append(task.result())
                 elif failure is None:
@@ -92,3 +93,37 @@ async def fan_out(
         if cancelled:
             # The results are safe; now let the cancellation (e.g. a timeout) go on.
             raise asyncio.CancelledError
+
+
+class _Finished(Generic[R]):
+    """Tasks in the order they finish.
+
+    One done-callback per task, rather than ``asyncio.wait()``, which adds and removes
+    a callback on every running task each time one of them finishes.
+    """
+
+    __slots__ = ("_tasks", "_wakeup")
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[R]] = []
+        self._wakeup: asyncio.Future[None] | None = None
+
+    def watch(self, task: asyncio.Task[R]) -> asyncio.Task[R]:
+        task.add_done_callback(self._on_done)
+        return task
+
+    def _on_done(self, task: asyncio.Task[R]) -> None:
+        self._tasks.append(task)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def wait(self) -> list[asyncio.Task[R]]:
+        """The tasks finished since the last call, waiting for one if there are none."""
+        if not self._tasks:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        tasks, self._tasks = self._tasks, []
+        return tasks
