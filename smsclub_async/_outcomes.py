@@ -17,7 +17,7 @@ from ._errors import DecodeError, SmsClubError
 from ._phones import Chunk, normalize_phone
 from ._pipeline import Exchange
 from ._results import SendResult
-from ._wire import SendResponse, WireDecodeError, decode
+from ._wire import SendResponse, WireDecodeError, _SendBody, decode
 
 __all__ = [
     "DUPLICATE_OF_OUR_RETRY",
@@ -133,19 +133,46 @@ def interpret_send(chunk: Chunk, exchange: Exchange, *, endpoint: str) -> SendRe
         _fill(result, phones, maybe=True, reason=_unknown_reason(error))
         return result
 
+    pending = _account(result, phones, answer)
+    if pending:
+        if result.errors and not answer.info:
+            # A request-level error and nothing accepted: the request was refused whole.
+            reason = "not sent: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+            _fill(result, list(pending), maybe=False, reason=reason)
+        else:
+            _fill(result, list(pending), maybe=True, reason=NOT_MENTIONED)
+    return result
+
+
+def _account(result: SendResult, phones: list[str], answer: _SendBody) -> dict[str, None]:
+    """Fill ``sent`` and per-number ``failed`` from an answer; return the unmentioned."""
     pending = dict.fromkeys(phones)
+    sent = result.sent
+    echoed_otherwise: list[tuple[str, str]] = []
+    for message_id, returned in answer.info.items():
+        # The common case first: the gateway echoes each number exactly as sent.
+        if returned in pending:
+            sent[message_id] = returned
+            del pending[returned]
+        else:
+            echoed_otherwise.append((message_id, str(returned)))
+
     by_tail: dict[str, list[str]] = {}
-    if any(str(v) not in pending for v in answer.info.values()) or any(
+    if echoed_otherwise or any(
         k not in pending and k not in REQUEST_FIELDS for k in answer.add_info
     ):
-        # Only when the gateway echoed a number in another format.
-        for phone in phones:
+        # Only when the gateway echoed a number in another format; exact echoes have
+        # already claimed their numbers, so a reformatted one cannot take them.
+        for phone in pending:
             by_tail.setdefault(phone[-9:], []).append(phone)
-
-    for message_id, returned in answer.info.items():
-        returned_phone = str(returned)
-        matched = match_phone(returned_phone, pending, by_tail)
-        result.sent[str(message_id)] = matched or returned_phone
+    asked = set(phones) if echoed_otherwise else set()
+    for message_id, returned_phone in echoed_otherwise:
+        normal = normalize_phone(returned_phone)
+        if normal in asked and normal not in pending:
+            matched = None  # a second echo of a number already claimed: no look-alike
+        else:
+            matched = match_phone(returned_phone, pending, by_tail)
+        sent[message_id] = matched or returned_phone
         if matched is not None:
             del pending[matched]
 
@@ -157,12 +184,4 @@ def interpret_send(chunk: Chunk, exchange: Exchange, *, endpoint: str) -> SendRe
             del pending[matched]
         else:
             result.errors[key] = text
-
-    if pending:
-        if result.errors and not answer.info:
-            # A request-level error and nothing accepted: the request was refused whole.
-            reason = "not sent: " + "; ".join(f"{k}: {v}" for k, v in result.errors.items())
-            _fill(result, list(pending), maybe=False, reason=reason)
-        else:
-            _fill(result, list(pending), maybe=True, reason=NOT_MENTIONED)
-    return result
+    return pending
