@@ -83,17 +83,22 @@ def cancelled_result(chunk: Chunk, *, maybe_processed: bool) -> SendResult:
 def match_phone(
     returned: str, pending: dict[str, None], by_tail: dict[str, list[str]]
 ) -> str | None:
-    """The pending phone a number echoed by the gateway stands for, or None."""
+    """The pending phone a number echoed by the gateway stands for, or None.
+
+    ``by_tail`` maps the last nine digits to every phone of the request.
+    """
     if returned in pending:
         return returned
     normal = normalize_phone(returned)
     if normal is not None and normal in pending:
         return normal
     # The gateway may echo a number in another format (e.g. without a country code):
-    # accept a unique match on the last nine digits.
+    # accept a match on the last nine digits only if no other number of the request
+    # shares them (claimed or not: "0989361131" is not 370989361131's once
+    # 380989361131 has been claimed).
     if normal is not None:
-        candidates = [p for p in by_tail.get(normal[-9:], []) if p in pending]
-        if len(candidates) == 1:
+        candidates = by_tail.get(normal[-9:], [])
+        if len(candidates) == 1 and candidates[0] in pending:
             return candidates[0]
     return None
 
@@ -162,16 +167,11 @@ def _account(result: SendResult, phones: list[str], answer: _SendBody) -> dict[s
         k not in pending and k not in REQUEST_FIELDS for k in answer.add_info
     ):
         # Only when the gateway echoed a number in another format; exact echoes have
-        # already claimed their numbers, so a reformatted one cannot take them.
-        for phone in pending:
+        # already claimed their numbers.
+        for phone in phones:
             by_tail.setdefault(phone[-9:], []).append(phone)
-    asked = set(phones) if echoed_otherwise else set()
     for message_id, returned_phone in echoed_otherwise:
-        normal = normalize_phone(returned_phone)
-        if normal in asked and normal not in pending:
-            matched = None  # a second echo of a number already claimed: no look-alike
-        else:
-            matched = match_phone(returned_phone, pending, by_tail)
+        matched = match_phone(returned_phone, pending, by_tail)
         sent[message_id] = matched or returned_phone
         if matched is not None:
             del pending[matched]

@@ -332,9 +332,7 @@ class Pipeline:
         progress: Progress,
         deadline: float | None,
     ) -> _Attempt:
-        url = self._urls.get(endpoint)
-        if url is None:
-            url = self._urls[endpoint] = httpx.URL(self.base_url + endpoint)
+        url = self._urls.get(endpoint) or self._parse_url(endpoint)
         waited_from = self._clock()
         permit = await self._limiter.acquire()
         started = self._clock()
@@ -401,6 +399,10 @@ class Pipeline:
         status = response.status_code
         _log_attempt(endpoint, status, started, self._clock(), number, None)
         return self._classify(endpoint, status, body, response.headers)
+
+    def _parse_url(self, endpoint: str) -> httpx.URL:
+        url = self._urls[endpoint] = httpx.URL(self.base_url + endpoint)
+        return url
 
     def _classify(
         self, endpoint: str, status: int, body: bytes, headers: httpx.Headers

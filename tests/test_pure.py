@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,7 +22,13 @@ from smsclub_async import (
     normalize_phone,
 )
 from smsclub_async._errors import error_for_status
+from smsclub_async._fanout import fan_out
+from smsclub_async._outcomes import NOT_MENTIONED, interpret_send
+from smsclub_async._phones import Chunk, chunk_phones
+from smsclub_async._pipeline import Exchange
 from smsclub_async._retry import parse_retry_after
+
+from .conftest import fake_clock
 
 
 @pytest.mark.parametrize(
@@ -119,3 +128,89 @@ def test_exported_names_are_sorted_and_real() -> None:
     public = {n for n in vars(smsclub_async) if not n.startswith("_") and n != "annotations"}
     modules = {n for n in public if type(getattr(smsclub_async, n)).__name__ == "module"}
     assert public - modules <= set(names)
+
+
+def _answered(
+    phones: list[str], info: dict[str, object], add_info: dict[str, str] | None = None
+) -> SendResult:
+    body = json.dumps({"success_request": {"info": info, "add_info": add_info or {}}}).encode()
+    chunk = Chunk(phones=phones)
+    exchange = Exchange(body=body, error=None, maybe_processed=False, attempts=1)
+    return interpret_send(chunk, exchange, endpoint="/sms/send")
+
+
+def test_exact_echoes_are_matched_as_sent() -> None:
+    """The usual answer: every number echoed as sent, ids issued in order."""
+    phones = [f"38098000{i:04d}" for i in range(100)]
+    result = _answered(phones, {str(1000 + i): p for i, p in enumerate(phones)})
+    assert result.sent == {str(1000 + i): p for i, p in enumerate(phones)}
+    assert not result.failed
+    assert not result.unknown
+
+
+def test_echoes_in_another_format_are_matched_by_their_tail() -> None:
+    """A number echoed without its country code, or as a JSON number, is still ours."""
+    result = _answered(
+        ["380989361131", "380989361132", "380989361133"],
+        {"1": "0989361131", "2": 380989361132, "3": "380989361133"},
+    )
+    assert result.sent == {"1": "380989361131", "2": "380989361132", "3": "380989361133"}
+    assert not result.unknown
+
+
+def test_a_second_echo_of_a_claimed_number_does_not_claim_a_look_alike() -> None:
+    """Two ids for one number: the look-alike (same last nine digits) stays unknown."""
+    result = _answered(
+        ["380989361131", "370989361131"],  # same last nine digits, other country
+        {"1": "380989361131", "2": "380989361131"},
+    )
+    assert result.sent == {"1": "380989361131", "2": "380989361131"}
+    assert result.unknown == {"370989361131": NOT_MENTIONED}
+
+
+def test_a_reformatted_echo_two_numbers_could_be_is_matched_to_neither() -> None:
+    """Even once the exact echo has claimed one of them, the other is not assumed."""
+    result = _answered(
+        ["380989361131", "370989361131"],
+        {"1": "0989361131", "2": "380989361131"},
+    )
+    assert result.sent == {"1": "0989361131", "2": "380989361131"}
+    assert result.unknown == {"370989361131": NOT_MENTIONED}
+
+
+async def _slow_numbers(first: int, then_wait: asyncio.Event) -> AsyncIterator[str]:
+    for i in range(first):
+        yield f"38098{i:07d}"
+    await then_wait.wait()
+    yield "380990000000"
+
+
+@fake_clock
+async def test_an_async_source_is_not_held_back_for_a_batch() -> None:
+    """A chunk goes out once its 100th number arrives, though the source then stalls."""
+    stalled = asyncio.Event()
+    chunks = chunk_phones(_slow_numbers(250, stalled))
+    first = await anext(chunks)
+    second = await anext(chunks)
+    assert [len(first.phones), len(second.phones)] == [100, 100]
+    pending = asyncio.ensure_future(anext(chunks))
+    await asyncio.sleep(1)
+    assert not pending.done()  # 50 numbers so far: waits for more
+    stalled.set()
+    assert len((await pending).phones) == 51
+    await chunks.aclose()
+
+
+@fake_clock
+async def test_fan_out_yields_in_completion_order() -> None:
+    """Results come as workers finish, not as they started."""
+
+    async def items() -> AsyncIterator[float]:
+        for delay in (0.3, 0.1, 0.2):
+            yield delay
+
+    async def worker(delay: float) -> float:
+        await asyncio.sleep(delay)
+        return delay
+
+    assert [r async for r in fan_out(items(), worker, limit=3)] == [0.1, 0.2, 0.3]
