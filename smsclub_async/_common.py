@@ -93,7 +93,7 @@ class SendStream:
 
     Returned by :meth:`SmsClub.send_iter`. Iterate it with ``async for``; each item is
     the :class:`SendResult` of one request of at most 100 recipients, in the order
-    requests finish. Memory stays flat but for the de-duplication set (about 16
+    requests finish. Memory stays flat but for the de-duplication set (16-32
     bytes per distinct number).
 
     If iteration stops early (``break``, an exception, cancellation), requests still
