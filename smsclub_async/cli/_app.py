@@ -748,11 +748,20 @@ def sandbox(
     ] = 2.0,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Run the sandbox gateway as an HTTP server on loopback until Ctrl-C."""
+    """Run the sandbox gateway as an HTTP server on loopback until Ctrl-C.
+
+    With --gateway smsc or smstele, serves that gateway's emulator instead.
+    """
     from ._serve import serve_sandbox  # noqa: PLC0415 - only this command needs it
 
     settings = _settings(ctx, json_flag)
-    serve_sandbox(Output(settings.json), host=host, port=port, delivery_delay=delivery_delay)
+    serve_sandbox(
+        Output(settings.json),
+        host=host,
+        port=port,
+        delivery_delay=delivery_delay,
+        gateway=settings.gateway,
+    )
 
 
 @app.command()

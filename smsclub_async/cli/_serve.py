@@ -1,13 +1,16 @@
-"""``smsclub sandbox``: the sandbox gateway as an HTTP server until Ctrl-C."""
+"""``smsclub sandbox``: the sandbox gateway (or an emulator) as an HTTP server until Ctrl-C."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 from rich.text import Text
 
 from ..sandbox import Sandbox, SandboxConfig, SandboxServer, run
+from ..sandbox.gateways import SmscConfig, SmscSandbox, SmsteleConfig, SmsteleSandbox
 from ._errors import CliError
+from ._gateways import GatewayName
 from ._output import Output
 
 __all__ = ["serve_sandbox"]
@@ -22,13 +25,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve_sandbox(output: Output, *, host: str, port: int, delivery_delay: float) -> None:
-    """Serve a fresh sandbox on ``host:port`` until interrupted, then say what it saw.
+def serve_sandbox(
+    output: Output,
+    *,
+    host: str,
+    port: int,
+    delivery_delay: float,
+    gateway: GatewayName = GatewayName.SMSCLUB,
+) -> None:
+    """Serve a fresh sandbox (or a gateway emulator) on ``host:port`` until interrupted.
 
     Prints the URL as soon as it listens (as a JSON line under ``--json``, so a script
-    can read it), with how to point the command line or the library at it.
+    can read it), with how to point the command line or the library at it; says what
+    it saw when stopped.
     """
-    sandbox = Sandbox(SandboxConfig(delivery_delay=delivery_delay))
+    served, intro = _served(gateway, delivery_delay)
     if not _is_loopback(host):
         output.note(
             f"warning: listening on {host}, beyond loopback; the sandbox accepts any token",
@@ -39,26 +50,61 @@ def serve_sandbox(output: Output, *, host: str, port: int, delivery_delay: float
         if output.json:
             output.emit({"url": server.url, "host": server.host, "port": server.port}, compact=True)
             return
-        lines = (
-            (f"SMS Club sandbox listening on {server.url}", "bold"),
-            (
-                "any non-empty token is accepted; senders VashZakaz, test1, test2;"
-                f" numbers ending in 9 end UNDELIV; delivery after {delivery_delay:g} s",
-                "",
-            ),
-            (f"try: SMSCLUB_TOKEN=sandbox SMSCLUB_BASE_URL={server.url} smsclub balance", ""),
-            ("Ctrl-C to stop", "dim"),
-        )
-        for line, style in lines:
+        for line, style in intro(server.url):
             output.out.print(Text(line, style=style), soft_wrap=True)
+        output.out.print(Text("Ctrl-C to stop", style="dim"), soft_wrap=True)
 
     try:
-        run(sandbox, host, port, ready=ready)
+        run(served, host, port, ready=ready)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    stats = sandbox.stats()
-    output.note(
-        f"sandbox stopped after {stats.count:,} requests and {len(sandbox.messages()):,}"
-        f" messages ({stats.rate_limited:,} answered 429)",
-        style="",
+    if isinstance(served, Sandbox):
+        stats = served.stats()
+        output.note(
+            f"sandbox stopped after {stats.count:,} requests and {len(served.messages()):,}"
+            f" messages ({stats.rate_limited:,} answered 429)",
+            style="",
+        )
+    else:
+        output.note(
+            f"{gateway} emulator stopped after {len(served.requests):,} requests and"
+            f" {len(served.messages()):,} messages",
+            style="",
+        )
+
+
+Intro = Callable[[str], tuple[tuple[str, str], ...]]
+
+
+def _served(
+    gateway: GatewayName, delay: float
+) -> tuple[Sandbox | SmscSandbox | SmsteleSandbox, Intro]:
+    """What to serve for ``--gateway``, and the lines that say how to use it."""
+    if gateway is GatewayName.SMSC:
+        smsc = SmscSandbox(SmscConfig(accounts=None, delivery_delay=delay))
+        return smsc, lambda url: (
+            (f"SMSC.kz emulator listening on {url}", "bold"),
+            (f"any LOGIN:PASSWORD is accepted; delivery after {delay:g} s", ""),
+            (f"try: SMSC_API_KEY=demo:demo SMSC_BASE_URL={url} smsclub --gateway smsc balance", ""),
+        )
+    if gateway is GatewayName.SMSTELE:
+        rex = SmsteleSandbox(SmsteleConfig(accounts=None, delivery_delay=delay))
+        return rex, lambda url: (
+            (f"SMStele (REX400) emulator listening on {url}", "bold"),
+            (f"any LOGIN:PASSWORD is accepted; delivery after {delay:g} s", ""),
+            (
+                f"try: SMSTELE_TOKEN=demo:demo SMSTELE_BASE_URL={url}"
+                " smsclub --gateway smstele send 79160001234 -m Hi -s MyShop",
+                "",
+            ),
+        )
+    sandbox = Sandbox(SandboxConfig(delivery_delay=delay))
+    return sandbox, lambda url: (
+        (f"SMS Club sandbox listening on {url}", "bold"),
+        (
+            "any non-empty token is accepted; senders VashZakaz, test1, test2;"
+            f" numbers ending in 9 end UNDELIV; delivery after {delay:g} s",
+            "",
+        ),
+        (f"try: SMSCLUB_TOKEN=sandbox SMSCLUB_BASE_URL={url} smsclub balance", ""),
     )

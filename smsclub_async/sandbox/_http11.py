@@ -41,6 +41,7 @@ class ParsedRequest:
     headers: list[tuple[str, str]]
     body: bytes
     keep_alive: bool
+    query: str = ""  # raw, still percent-encoded (the gateway emulators read it)
 
 
 async def read_request_line(reader: asyncio.StreamReader) -> bytes:
@@ -77,8 +78,9 @@ async def read_request(
         body = await _read_sized(reader, fields.get("content-length"), max_body)
     tokens = {token.strip().lower() for token in fields.get("connection", "").split(",")}
     keep_alive = "close" not in tokens if version == "HTTP/1.1" else "keep-alive" in tokens
-    path = unquote(urlsplit(target).path) or "/"
-    return ParsedRequest(method.upper(), path, headers, body, keep_alive)
+    url = urlsplit(target)
+    path = unquote(url.path) or "/"
+    return ParsedRequest(method.upper(), path, headers, body, keep_alive, url.query)
 
 
 async def _read_headers(reader: asyncio.StreamReader) -> list[tuple[str, str]]:

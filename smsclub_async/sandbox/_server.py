@@ -1,4 +1,8 @@
-"""A real HTTP/1.1 server on loopback over a :class:`Sandbox` (asyncio streams)."""
+"""A real HTTP/1.1 server on loopback (asyncio streams).
+
+It serves the SMS Club :class:`Sandbox` or one of the gateway emulators
+(:mod:`smsclub_async.sandbox.gateways`), which see the query string too.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +11,37 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-from ._http11 import HttpError, read_request, read_request_line, render_error, render_head
+from ._http11 import (
+    HttpError,
+    ParsedRequest,
+    read_request,
+    read_request_line,
+    render_error,
+    render_head,
+)
 from ._state import Sandbox
-from ._wire import SandboxRequest
+from ._wire import SandboxRequest, SandboxResponse
+from .gateways._common import Emulator, FormRequest
 
 __all__ = ["SandboxServer", "run", "serve"]
 
 _log = logging.getLogger("smsclub_async.sandbox")
+
+_EMULATOR_MAX_BODY = 1 << 20
 
 
 class SandboxServer:
     """A sandbox listening on a socket; get one from :func:`serve`.
 
     Attributes:
-        sandbox: The sandbox that answers.
+        sandbox: The sandbox (or gateway emulator) that answers.
         host: The address listened on.
         port: The port listened on (the real one when 0 was asked for).
     """
 
     __slots__ = ("_connections", "_server", "host", "port", "sandbox")
 
-    def __init__(self, sandbox: Sandbox, host: str) -> None:
+    def __init__(self, sandbox: Sandbox | Emulator, host: str) -> None:
         self.sandbox = sandbox
         self.host = host
         self.port = 0
@@ -97,18 +111,25 @@ class SandboxServer:
             return False
         # The arrival time is taken here, before the headers and body are read.
         now = self.sandbox.clock()
+        max_body = (
+            self.sandbox.config.max_body
+            if isinstance(self.sandbox, Sandbox)
+            else _EMULATOR_MAX_BODY
+        )
         try:
-            request = await read_request(reader, writer, request_line, self.sandbox.config.max_body)
+            request = await read_request(reader, writer, request_line, max_body)
         except HttpError as error:
             writer.write(render_error(error))
             await writer.drain()
             return False
-        answer = self.sandbox.handle(
-            SandboxRequest.build(request.method, request.path, request.headers, request.body),
-            now,
-        )
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
+        if isinstance(self.sandbox, Sandbox):
+            answer = self.sandbox.handle(
+                SandboxRequest.build(request.method, request.path, request.headers, request.body),
+                now,
+            )
+            await _wait(answer)
+        else:
+            answer = await _emulate(self.sandbox, request, now)
         if answer.disposition == "drop":
             return False
         truncate = answer.disposition == "truncate"
@@ -120,6 +141,28 @@ class SandboxServer:
         return keep_alive
 
 
+async def _wait(answer: SandboxResponse) -> None:
+    if answer.delay:
+        await asyncio.sleep(answer.delay)
+
+
+async def _emulate(emulator: Emulator, request: ParsedRequest, now: float) -> SandboxResponse:
+    """Answer from a gateway emulator, which counts the request in flight until done."""
+    form = FormRequest(
+        request.method,
+        request.path,
+        request.query,
+        {name.lower(): value for name, value in request.headers},
+        request.body,
+    )
+    try:
+        answer = emulator.handle(form, now)
+        await _wait(answer)
+    finally:
+        emulator.finished(form)
+    return answer
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(ConnectionError):
@@ -128,12 +171,13 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 @contextlib.asynccontextmanager
 async def serve(
-    sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0
+    sandbox: Sandbox | Emulator, host: str = "127.0.0.1", port: int = 0
 ) -> AsyncIterator[SandboxServer]:
     """Run ``sandbox`` as a real HTTP/1.1 server for the duration of a block.
 
     Args:
-        sandbox: The sandbox that answers.
+        sandbox: The sandbox that answers, or a gateway emulator (``SmscSandbox``,
+            ``SmsteleSandbox``).
         host: The address to listen on; loopback by default.
         port: The port; 0 picks a free one (see ``server.port``).
 
@@ -155,7 +199,7 @@ async def serve(
 
 
 def run(
-    sandbox: Sandbox,
+    sandbox: Sandbox | Emulator,
     host: str = "127.0.0.1",
     port: int = 8080,
     *,
@@ -164,7 +208,7 @@ def run(
     """Serve ``sandbox`` until interrupted (Ctrl+C); blocks, for a CLI command.
 
     Args:
-        sandbox: The sandbox that answers.
+        sandbox: The sandbox (or gateway emulator) that answers.
         host: The address to listen on.
         port: The port to listen on.
         ready: Called with the running server once it listens (to print its URL).

@@ -80,6 +80,39 @@ def test_sandbox_server_serves_send_and_status_then_stops_on_ctrl_c(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("gateway", "phone", "balance"),
+    [
+        ("smsc", "77011234567", {"money": "990.00", "currency": "KZT"}),
+        ("smstele", "79160001234", None),
+    ],
+)
+def test_sandbox_serves_the_other_gateways_emulators(
+    spawn: Spawn, gateway: str, phone: str, balance: dict[str, str] | None
+) -> None:
+    """``smsclub --gateway smsc|smstele sandbox`` serves that gateway's emulator over
+    HTTP: the same command line talks to it with --base-url, Ctrl-C stops it."""
+    server = spawn("--gateway", gateway, "--json", "sandbox", "--port", "0")
+    assert server.stdout is not None
+    url = json.loads(server.stdout.readline())["url"]
+    common = ("--gateway", gateway, "--base-url", url, "--token", "demo:demo", "--json")
+
+    sent = run(*common, "send", phone, "-m", "Hi", "-s", "MyShop")
+    assert sent.returncode == 0, sent.stderr
+    assert list(json.loads(sent.stdout)["sent"].values()) == [phone]
+    if balance is not None:
+        money = run(*common, "balance")
+        assert money.returncode == 0, money.stderr
+        assert json.loads(money.stdout) == balance  # 1000 less one part
+
+    server.send_signal(signal.SIGINT)
+    _, err = server.communicate(timeout=10)
+    assert server.returncode == 0, err
+    assert f"{gateway} emulator stopped after" in err
+    assert "1 messages" in err
+    assert "Traceback" not in err
+
+
 def wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 15) -> str:
     """Read stderr until a line with ``text`` appears."""
     assert process.stderr is not None
