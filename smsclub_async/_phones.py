@@ -157,14 +157,13 @@ class PhoneSet:
         self._tables = [array("Q", _ZERO) * _SHARD_SLOTS for _ in range(_SHARDS)]
         self._counts = [0] * _SHARDS
         self._small = None
+        counts = self._counts
         for key in small:
-            mixed = key * _MIX
-            shard = mixed >> 56 & (_SHARDS - 1)
-            self._counts[shard] += 1
+            shard = key * _MIX >> 56 & (_SHARDS - 1)
             self._place(self._tables[shard], key)
-        for shard, count in enumerate(self._counts):
-            if count * 2 > _SHARD_SLOTS - 1:
-                self._grow(shard)
+            counts[shard] += 1
+            if counts[shard] * 2 > len(self._tables[shard]) - 1:
+                self._grow(shard)  # never let a table fill up, however the keys fall
 
     def _grow(self, shard: int) -> None:
         old = self._tables[shard]

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsclub_async import RetryPolicy, SmsClub, SmsClubError, normalize_phone
+from smsclub_async import _phones as phones_module
 from smsclub_async._phones import PhoneSet
 
 from .conftest import run_on_fake_clock
@@ -145,6 +146,22 @@ def test_phone_set_tables_grow_and_stay_exact() -> None:
     assert len(phone_set) == len(reference)
     assert all(number in phone_set for number in reference)
     assert "1" * 15 not in phone_set
+
+
+def test_phone_set_survives_numbers_that_all_fall_in_one_table() -> None:
+    """Spilling 3,000 numbers that share one of the 256 tables grows it as it goes
+    (it used to place them all first: past 1,024 slots that never ended)."""
+    same_table = []
+    candidate = 380_000_000_000
+    while len(same_table) < 3000:
+        key = candidate | 12 << 50
+        if key * phones_module._MIX >> 56 & (phones_module._SHARDS - 1) == 0:
+            same_table.append(str(candidate))
+        candidate += 1
+    phone_set = PhoneSet(spill_at=2500)
+    assert all(phone_set.add(number) for number in same_table)
+    assert not any(phone_set.add(number) for number in same_table)
+    assert len(phone_set) == 3000
 
 
 @given(st.text())
