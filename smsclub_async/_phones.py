@@ -7,15 +7,17 @@ from array import array
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
+    AsyncIterator,
     Callable,
     Hashable,
     Iterable,
+    Iterator,
     Mapping,
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "MAX_PER_REQUEST",
@@ -216,23 +218,41 @@ async def aiter_any(items: Iterable[T] | AsyncIterable[T]) -> AsyncGenerator[T, 
             yield item
 
 
-async def _batches(
-    items: Iterable[T] | AsyncIterable[T], size: int
-) -> AsyncGenerator[list[T], None]:
-    """Lists of items: up to ``size`` at a time from a sync iterable, one at a time
-    from an async one (whose next item may be slow to come: never hold one back).
+class _Source(Generic[T]):
+    """A sync or async iterable, read in lists of at most ``n`` items at a time.
 
-    Per-item work then runs in a plain loop; an async step per number cost more than
-    validating it.
+    A sync source gives up to ``n`` in one go, so per-item work runs in a plain loop
+    (an async step per number cost more than validating it). An async source gives
+    one item at a time: its next item may be slow to come, and one already here must
+    not wait for it. Nothing is read beyond what is asked for, so a caller that stops
+    leaves the source exactly after what it used.
     """
-    if isinstance(items, AsyncIterable):
-        async with aclosing(aiter_any(items)) as source:
-            async for item in source:
-                yield [item]
-    else:
-        iterator = iter(items)
-        while batch := list(islice(iterator, size)):
-            yield batch
+
+    __slots__ = ("_async", "_sync")
+
+    def __init__(self, items: Iterable[T] | AsyncIterable[T]) -> None:
+        self._async: AsyncIterator[T] | None = None
+        self._sync: Iterator[T] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async = aiter(items)
+        else:
+            self._sync = iter(items)
+
+    async def take(self, n: int) -> list[T]:
+        """Up to ``n`` items (one, from an async source); empty once exhausted."""
+        if self._sync is not None:
+            return list(islice(self._sync, n))
+        assert self._async is not None
+        try:
+            return [await anext(self._async)]
+        except StopAsyncIteration:
+            return []
+
+    async def aclose(self) -> None:
+        """Close an async source (a sync one is left as it is)."""
+        aclose = getattr(self._async, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def check_source(items: object, what: str) -> None:
@@ -323,8 +343,11 @@ async def _chunk_phones(
     )
     add = PhoneSet().add if deduplicate else None
     chunk = Chunk()
-    async with aclosing(_batches(source, size)) as batches:
-        async for batch in batches:
+    reader = _Source(source)
+    try:
+        # Ask for no more than the chunk has room for: when it fills and is yielded,
+        # nothing more has been read from the caller's source.
+        while batch := await reader.take(size - len(chunk.phones)):
             for raw in batch:
                 # normalize_phone's fast path, inlined: most numbers arrive clean.
                 if type(raw) is str and 10 <= len(raw) <= 15 and raw.isdigit() and raw.isascii():
@@ -338,9 +361,11 @@ async def _chunk_phones(
                 if add is not None and not add(phone):
                     continue
                 chunk.phones.append(phone)
-                if len(chunk.phones) == size:
-                    yield chunk
-                    chunk = Chunk(index=chunk.index + 1)
+            if len(chunk.phones) == size:
+                yield chunk
+                chunk = Chunk(index=chunk.index + 1)
+    finally:
+        await reader.aclose()
     if chunk.phones or chunk.rejected:
         yield chunk
 
@@ -379,8 +404,9 @@ async def _chunk_messages(
     )
     seen = PhoneSet()
     chunk = Chunk()
-    async with aclosing(_batches(source, size)) as batches:
-        async for batch in batches:
+    reader = _Source(source)
+    try:
+        while batch := await reader.take(size - len(chunk.phones)):
             for pair in batch:
                 if not isinstance(pair, tuple | list) or len(pair) != 2:
                     chunk.rejected[_reject_key(pair)] = f"not a (phone, message) pair: {pair!r:.80}"
@@ -392,23 +418,25 @@ async def _chunk_messages(
                     continue
                 if not seen.add(phone):
                     continue  # the first pair of a phone wins, even when it is refused
-                if not isinstance(text, str) or not text.strip():
-                    chunk.rejected[phone] = "Message cannot be blank."
-                    continue
-                reason = (
-                    "Message contains a lone surrogate (not valid UTF-8)"
-                    if not is_utf8_encodable(text)
-                    else check(text)
-                    if check is not None
-                    else None
-                )
+                reason = _message_refusal(text, check)
                 if reason is not None:
                     chunk.rejected[phone] = reason
                     continue
                 chunk.phones.append(phone)
                 chunk.messages.append(text)
-                if len(chunk.phones) == size:
-                    yield chunk
-                    chunk = Chunk(index=chunk.index + 1)
+            if len(chunk.phones) == size:
+                yield chunk
+                chunk = Chunk(index=chunk.index + 1)
+    finally:
+        await reader.aclose()
     if chunk.phones or chunk.rejected:
         yield chunk
+
+
+def _message_refusal(text: object, check: Callable[[str], str | None] | None) -> str | None:
+    """Why a personalised message cannot be sent, or None."""
+    if not isinstance(text, str) or not text.strip():
+        return "Message cannot be blank."
+    if not is_utf8_encodable(text):
+        return "Message contains a lone surrogate (not valid UTF-8)"
+    return check(text) if check is not None else None

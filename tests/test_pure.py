@@ -24,7 +24,7 @@ from smsclub_async import (
 from smsclub_async._errors import error_for_status
 from smsclub_async._fanout import fan_out
 from smsclub_async._outcomes import NOT_MENTIONED, interpret_send
-from smsclub_async._phones import Chunk, chunk_phones
+from smsclub_async._phones import Chunk, chunk_phones, invalid_phone_reason
 from smsclub_async._pipeline import Exchange
 from smsclub_async._retry import parse_retry_after
 
@@ -214,3 +214,20 @@ async def test_fan_out_yields_in_completion_order() -> None:
         return delay
 
     assert [r async for r in fan_out(items(), worker, limit=3)] == [0.1, 0.2, 0.3]
+
+
+@fake_clock
+async def test_stopping_after_a_chunk_leaves_the_source_just_past_it() -> None:
+    """Numbers are read in batches, but never beyond what the chunk has room for."""
+    numbers = iter(
+        [*(f"38098{i:07d}" for i in range(150)), "bad", *(f"38099{i:07d}" for i in range(150))]
+    )
+    chunks = chunk_phones(numbers)
+    first = await anext(chunks)
+    second = await anext(chunks)
+    await chunks.aclose()
+    assert first.phones[-1] == "380980000099"
+    assert second.rejected == {"bad": invalid_phone_reason("bad")}
+    assert len(second.phones) == 100
+    assert second.phones[-1] == "380990000049"
+    assert next(numbers) == "380990000050"
