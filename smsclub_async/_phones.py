@@ -77,7 +77,7 @@ def invalid_phone_reason(raw: object) -> str:
     return f"Incorrect phone number ({raw}): not 10-15 digits after removing separators"
 
 
-_SMALL_MAX = 1 << 17
+_SMALL_MAX = 1 << 16
 _SHARDS = 256
 _SHARD_SLOTS = 1024
 _MIX = 0x9E3779B97F4A7C15
