@@ -210,7 +210,10 @@ class LocalLimiter:
                 # We only know it left before now; its admission time may be too early
                 # (a busy event loop delays the write), and too early breaks the cap.
                 entry.wire = self._clock()
-                self._record(entry.wire)
+                # Now is after the gateway received it, and the next request arrives
+                # after its own admission: "admitted >= now + period" is enough, so the
+                # jitter margin in the window would only cost rate.
+                self._record(entry.wire - (self.window - self.period))
 
     def _record(self, when: float) -> None:
         # Wire times can be reported out of order, so insert in place.
