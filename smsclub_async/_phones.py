@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from array import array
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -78,15 +77,12 @@ def invalid_phone_reason(raw: object) -> str:
 
 
 _SMALL_MAX = 1 << 16
-_SHARDS = 256
-_SHARD_SLOTS = 1024
+_SHARD_BITS = 15
 _MIX = 0x9E3779B97F4A7C15
-_ZERO = (0,)
 
 
 def _phone_key(phone: str) -> int:
-    # At most 15 digits is below 2**50; the length keeps leading zeros apart and makes
-    # a key never 0 (the empty slot).
+    # At most 15 digits is below 2**50; the length keeps leading zeros apart.
     return int(phone) | len(phone) << 50
 
 
@@ -95,94 +91,61 @@ class PhoneSet:
 
     The first 65,536 numbers go into a built-in ``set`` of integers (C speed, about 64
     bytes a number). Past that, so that ten million numbers never take a gigabyte,
-    they move to 256 open-addressed ``array`` tables of 64-bit integers: 16-32 bytes
-    a number (8-byte slots at load 1/4-1/2). Each table doubles on its own, so
-    growing never holds a second copy of the whole set.
+    further numbers go to 32,768 ``bytearray`` buckets of packed 8-byte keys, about
+    14 bytes a number, searched at C speed (``bytes in``). Nothing is moved when the
+    first set fills up, and no bucket is ever copied whole to grow.
     """
 
-    __slots__ = ("_counts", "_small", "_spill_at", "_tables")
+    __slots__ = ("_buckets", "_small", "_spill_at", "_spilled")
 
     def __init__(self, *, spill_at: int = _SMALL_MAX) -> None:
-        self._spill_at = spill_at  # lower in tests, to exercise the tables
-        self._small: set[int] | None = set()
-        self._tables: list[array[int]] = []
-        self._counts: list[int] = []
+        self._spill_at = spill_at  # lower in tests, to exercise the buckets
+        self._small: set[int] = set()
+        self._buckets: list[bytearray] = []
+        self._spilled = 0
 
     def __len__(self) -> int:
-        return len(self._small) if self._small is not None else sum(self._counts)
+        return len(self._small) + self._spilled
 
     def add(self, phone: str) -> bool:
         """Add a normalised phone; return ``False`` if it was already there."""
         key = int(phone) | len(phone) << 50  # _phone_key, inlined: this is the hot path
         small = self._small
-        if small is not None:
-            if key in small:
-                return False
+        if key in small:
+            return False
+        if not self._buckets:
             small.add(key)
-            if len(small) > self._spill_at:
-                self._spill(small)
+            if len(small) >= self._spill_at:
+                self._buckets = [bytearray() for _ in range(1 << _SHARD_BITS)]
             return True
-        mixed = key * _MIX
-        shard = mixed >> 56 & (_SHARDS - 1)
-        table = self._tables[shard]
-        mask = len(table) - 1
-        slot = mixed >> 13 & mask
-        while found := table[slot]:
-            if found == key:
-                return False
-            slot = slot + 1 & mask
-        table[slot] = key
-        counts = self._counts
-        counts[shard] += 1
-        if counts[shard] * 2 > mask:
-            self._grow(shard)
+        packed = key.to_bytes(8, "little")
+        bucket = self._buckets[key * _MIX >> 40 & ((1 << _SHARD_BITS) - 1)]
+        if packed in bucket and _holds(bucket, packed):
+            return False
+        bucket += packed
+        self._spilled += 1
         return True
 
     def __contains__(self, phone: object) -> bool:
         if not isinstance(phone, str) or not (phone.isascii() and phone.isdigit()):
             return False
         key = _phone_key(phone)
-        if self._small is not None:
-            return key in self._small
-        mixed = key * _MIX
-        shard = mixed >> 56 & (_SHARDS - 1)
-        table = self._tables[shard]
-        mask = len(table) - 1
-        slot = mixed >> 13 & mask
-        while table[slot] != 0:
-            if table[slot] == key:
-                return True
-            slot = slot + 1 & mask
-        return False
+        if key in self._small:
+            return True
+        if not self._buckets:
+            return False
+        bucket = self._buckets[key * _MIX >> 40 & ((1 << _SHARD_BITS) - 1)]
+        return _holds(bucket, key.to_bytes(8, "little"))
 
-    def _spill(self, small: set[int]) -> None:
-        self._tables = [array("Q", _ZERO) * _SHARD_SLOTS for _ in range(_SHARDS)]
-        self._counts = [0] * _SHARDS
-        self._small = None
-        counts = self._counts
-        for key in small:
-            shard = key * _MIX >> 56 & (_SHARDS - 1)
-            self._place(self._tables[shard], key)
-            counts[shard] += 1
-            if counts[shard] * 2 > len(self._tables[shard]) - 1:
-                self._grow(shard)  # never let a table fill up, however the keys fall
 
-    def _grow(self, shard: int) -> None:
-        old = self._tables[shard]
-        table = array("Q", _ZERO) * (2 * len(old))
-        for key in old:
-            if key:
-                self._place(table, key)
-        self._tables[shard] = table
-
-    @staticmethod
-    def _place(table: array[int], key: int) -> None:
-        """Put a key known to be absent into its slot."""
-        mask = len(table) - 1
-        slot = key * _MIX >> 13 & mask
-        while table[slot]:
-            slot = slot + 1 & mask
-        table[slot] = key
+def _holds(bucket: bytearray, packed: bytes) -> bool:
+    """Whether ``packed`` is one of the bucket's 8-byte keys (not a match across two)."""
+    at = bucket.find(packed)
+    while at != -1:
+        if not at & 7:
+            return True
+        at = bucket.find(packed, at + 1)
+    return False
 
 
 @dataclass(slots=True)
