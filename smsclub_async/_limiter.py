@@ -17,7 +17,9 @@ arrivals into one window behind a limiter that spaced its admissions perfectly.
    admitted request holds a :class:`Permit`; the request pipeline calls
    :meth:`Permit.sent` when httpcore reports the request headers written, which
    replaces the admission time by the real wire time. A request still waiting to go
-   out counts as leaving *now*, the earliest it could.
+   out counts as leaving *now*, the earliest it could. A transport without trace
+   events (aiohttp) gets its requests logged when their answers arrive, a moment
+   after the gateway saw them, so those entries need no jitter margin.
 
 Why not ``aiolimiter.AsyncLimiter``: its bucket lives on one event loop (a Celery
 worker that runs each task under a fresh ``asyncio.run`` would start every task with
