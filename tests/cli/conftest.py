@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -59,6 +60,11 @@ def smsclub_command(*args: str) -> list[str]:
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """Start ``python -m smsclub_async`` subprocesses; any still running is killed after."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A runner that starts the suite in the background passes SIGINT on as
+        # ignored, and a child that inherits that never sees Ctrl-C. A handler (unlike
+        # SIG_IGN) is not inherited across exec, so the children get the default.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     started: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> subprocess.Popen[str]:
