@@ -13,7 +13,6 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Generic, TypeVar
@@ -22,7 +21,6 @@ __all__ = [
     "MAX_PER_REQUEST",
     "Chunk",
     "PhoneSet",
-    "aiter_any",
     "check_source",
     "chunk_messages",
     "chunk_phones",
@@ -165,22 +163,6 @@ class Chunk:
     index: int = 0
 
 
-async def aiter_any(items: Iterable[T] | AsyncIterable[T]) -> AsyncGenerator[T, None]:
-    """Iterate a sync or async iterable asynchronously, closing an async source at the end."""
-    if isinstance(items, AsyncIterable):
-        iterator = aiter(items)
-        try:
-            async for item in iterator:
-                yield item
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-    else:
-        for item in items:
-            yield item
-
-
 class _Source(Generic[T]):
     """A sync or async iterable, read in lists of at most ``n`` items at a time.
 
@@ -258,16 +240,19 @@ async def _chunk_unique(
 ) -> AsyncGenerator[list[K], None]:
     seen: set[K] = set()
     chunk: list[K] = []
-    async with aclosing(aiter_any(items)) as source:
-        async for raw in source:
-            key = normalize(raw)
-            if key in seen:
-                continue
-            seen.add(key)
-            chunk.append(key)
+    reader = _Source(items)
+    try:
+        while batch := await reader.take(size - len(chunk)):
+            for raw in batch:
+                key = normalize(raw)
+                if key not in seen:
+                    seen.add(key)
+                    chunk.append(key)
             if len(chunk) == size:
                 yield chunk
                 chunk = []
+    finally:
+        await reader.aclose()
     if chunk:
         yield chunk
 
