@@ -34,7 +34,9 @@ CAP = 9  # requests per second per token at the gateway
 PER_REQUEST = 100  # numbers per request
 
 _SERVER = """
-import gc, json, sys
+import signal, gc, json, sys
+# Stopped with SIGINT: take it even if started with SIGINT ignored (a background job).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from decimal import Decimal
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, run
 

@@ -75,7 +75,9 @@ async def wait_for(
 # ------------------------------------------------------------------ the sandbox process
 
 _SANDBOX = """
-import json, sys
+import signal, json, sys
+# Stopped with SIGINT: take it even if started with SIGINT ignored (a background job).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from decimal import Decimal
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, run
 
