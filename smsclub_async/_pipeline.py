@@ -34,7 +34,7 @@ from ._errors import (
     TransportError,
     error_for_status,
 )
-from ._limiter import RateLimiter
+from ._limiter import Permit, RateLimiter
 from ._retry import RetryPolicy, parse_retry_after
 from ._wire import decode_error_message
 
@@ -174,6 +174,7 @@ class Pipeline:
         "_headers",
         "_http",
         "_limiter",
+        "_pool_gate",
         "_scrub",
         "_sockets",
         "_urls",
@@ -198,6 +199,7 @@ class Pipeline:
         # a slot must not then queue for a pooled connection and reach the gateway
         # late, next to the requests admitted after it.
         self._sockets = asyncio.Semaphore(max_in_flight)
+        self._pool_gate = _PoolGate()
         self._advice = advice
         self._scrub = scrub
         self._http = http
@@ -342,12 +344,14 @@ class Pipeline:
             # after its duplicate window: the message could go out twice. Give up.
             permit.done()
             return dataclasses.replace(progress.last, kind=_Kind.FINAL)
+        leave_gate = await self._pool_gate.enter(permit)
         self.stats.requests += 1
         number = progress.attempts
         progress.traced = progress.started = progress.written = False
 
         async def trace(event: str, info: dict[str, Any]) -> None:
             progress.traced = True
+            leave_gate()  # it holds a connection now (or is opening one)
             if event in _HEADERS_STARTED:
                 progress.started = True
             elif event in _HEADERS_WRITTEN:
@@ -381,24 +385,30 @@ class Pipeline:
             )
         except httpx.HTTPError as exc:
             progress.in_flight = False
-            self.stats.transport_errors += 1
-            maybe = (
-                progress.written if progress.traced else not isinstance(exc, _SAFE_TRANSPORT_ERRORS)
-            )
-            error_cls = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
-            what = "after the request was sent" if maybe else "before the request was sent"
-            error = error_cls(f"{endpoint}: {type(exc).__name__} {what}: {exc}", endpoint=endpoint)
-            error.__cause__ = exc
             _log_attempt(endpoint, None, started, self._clock(), number, type(exc).__name__)
-            return _Attempt(
-                _Kind.RETRY_MAYBE if maybe else _Kind.RETRY_SAFE, error=error, processed_maybe=maybe
-            )
+            return self._transport_failure(endpoint, exc, progress)
         finally:
+            leave_gate()
+            self._pool_gate.enabled |= progress.traced
             permit.done()
         progress.in_flight = False
         status = response.status_code
         _log_attempt(endpoint, status, started, self._clock(), number, None)
         return self._classify(endpoint, status, body, response.headers)
+
+    def _transport_failure(
+        self, endpoint: str, exc: httpx.HTTPError, progress: Progress
+    ) -> _Attempt:
+        """An attempt that ended without an answer: retry-safe only if nothing left."""
+        self.stats.transport_errors += 1
+        maybe = progress.written if progress.traced else not isinstance(exc, _SAFE_TRANSPORT_ERRORS)
+        error_cls = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+        what = "after the request was sent" if maybe else "before the request was sent"
+        error = error_cls(f"{endpoint}: {type(exc).__name__} {what}: {exc}", endpoint=endpoint)
+        error.__cause__ = exc
+        return _Attempt(
+            _Kind.RETRY_MAYBE if maybe else _Kind.RETRY_SAFE, error=error, processed_maybe=maybe
+        )
 
     def _parse_url(self, endpoint: str) -> httpx.URL:
         url = self._urls[endpoint] = httpx.URL(self.base_url + endpoint)
@@ -436,6 +446,52 @@ class Pipeline:
         if isinstance(error, DuplicateError):
             return _Attempt(_Kind.DUPLICATE, status, body, error)
         return _Attempt(_Kind.FINAL, status, body, error)
+
+
+def _nothing() -> None:
+    pass
+
+
+class _PoolGate:
+    """Lets our requests into httpcore's connection pool one at a time, each until it
+    reports (a trace event) that it holds a connection.
+
+    httpcore hands one idle connection to every request queued in the same pass; all
+    but one then fail over (``ConnectionNotAvailable``) and wait for another pass, and
+    every pass polls each idle connection's socket (~75 us with ten). Ungated, a
+    request cost four passes instead of two: ~150 us of a ~1,100 us request. Only
+    transports known to send trace events are gated (``enabled`` is set after the
+    first traced request): a gate nothing opens would serialise every request.
+    """
+
+    __slots__ = ("_lock", "enabled")
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self.enabled = False
+
+    async def enter(self, permit: Permit) -> Callable[[], None]:
+        """Wait for our turn; return the (idempotent) call that lets the next one in.
+
+        Cancelled while waiting, the request never was in flight: its limiter permit
+        is handed back here.
+        """
+        if not self.enabled:
+            return _nothing
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            permit.done()
+            raise
+        inside = True
+
+        def leave() -> None:
+            nonlocal inside
+            if inside:
+                inside = False
+                self._lock.release()
+
+        return leave
 
 
 def _log_attempt(  # noqa: PLR0917
