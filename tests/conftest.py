@@ -17,11 +17,14 @@ with warnings.catch_warnings():
     with contextlib.suppress(ImportError):
         import hypothesis.extra._patching  # noqa: F401
 
+import asyncio
 import functools
+import json
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+import httpx
 import looptime
 import pytest
 import respx
@@ -71,3 +74,21 @@ def fake_clock(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., 
         run_on_fake_clock(test(*args, **kwargs))
 
     return wrapper
+
+
+class EchoGateway:
+    """A mock send endpoint that issues each number as its own id after ``delay``
+    seconds, and records the most requests it had in flight at once."""
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay = delay
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(self.delay)
+        self.in_flight -= 1
+        phones = json.loads(request.content)["phone"]
+        return httpx.Response(200, json={"success_request": {"info": {p: p for p in phones}}})

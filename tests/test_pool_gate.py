@@ -18,6 +18,8 @@ from httpcore._async import http11
 from smsclub_async import LocalLimiter, SmsClub
 from smsclub_async.sandbox import Sandbox, SandboxConfig, serve
 
+from .conftest import EchoGateway
+
 SENDER = "VashZakaz"
 
 
@@ -64,25 +66,14 @@ async def test_traced_requests_never_fail_over_in_the_pool(not_available: list[i
 
 async def test_an_untraced_transport_is_never_gated() -> None:
     """A transport that reports no trace events (a mock, aiohttp) keeps 10 in flight."""
-    in_flight = 0
-    most = 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        phones = httpx.Response(200, content=request.content).json()["phone"]
-        return httpx.Response(200, json={"success_request": {"info": {p: p for p in phones}}})
-
+    gateway = EchoGateway()
     async with SmsClub(
-        "gate-mock", transport=httpx.MockTransport(handler), rate_limit=100_000
+        "gate-mock", transport=httpx.MockTransport(gateway), rate_limit=100_000
     ) as sms:
         result = await sms.send(numbers(3000), "Hi", sender=SENDER)
         assert len(result.sent) == 3000
         assert not sms._open()._pool_gate.enabled
-    assert most == 10
+    assert gateway.most_in_flight == 10
 
 
 async def test_a_send_cancelled_at_the_gate_is_not_sent_and_frees_its_slot() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import random
@@ -16,7 +15,7 @@ from smsclub_async import RetryPolicy, SmsClub, SmsClubError, normalize_phone
 from smsclub_async import _phones as phones_module
 from smsclub_async._phones import PhoneSet
 
-from .conftest import run_on_fake_clock
+from .conftest import EchoGateway, run_on_fake_clock
 
 valid_phone = st.from_regex(r"380[0-9]{9}", fullmatch=True)
 formatted_phone = valid_phone.map(lambda p: f"+{p[:2]} ({p[2:5]}) {p[5:8]}-{p[8:10]}-{p[10:]}")
@@ -195,17 +194,7 @@ def test_normalize_phone_never_crashes_and_returns_digits(raw: str) -> None:
 def test_streaming_holds_no_more_than_the_requests_in_flight() -> None:
     """send_iter reads a generator lazily: never more than limit chunks ahead."""
     read = 0
-    in_flight_max = 0
-    in_flight = 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, in_flight_max
-        in_flight += 1
-        in_flight_max = max(in_flight_max, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        phones = json.loads(request.content)["phone"]
-        return httpx.Response(200, json={"success_request": {"info": {p: p for p in phones}}})
+    gateway = EchoGateway()
 
     def numbers() -> object:
         nonlocal read
@@ -217,7 +206,7 @@ def test_streaming_holds_no_more_than_the_requests_in_flight() -> None:
         seen_at_yield = []
         async with SmsClub(
             token="stream-token",
-            transport=httpx.MockTransport(handler),
+            transport=httpx.MockTransport(gateway),
             rate_limit=10_000,
             max_concurrency=4,
         ) as sms:
@@ -228,7 +217,7 @@ def test_streaming_holds_no_more_than_the_requests_in_flight() -> None:
 
     reads = run_on_fake_clock(run())
     assert len(reads) == 50
-    assert in_flight_max <= 4
+    assert gateway.most_in_flight <= 4
     # When the k-th result is handed over, at most (k + 4) chunks have been read.
     assert all(r <= (k + 1 + 4) * 100 for k, r in enumerate(reads))
 
