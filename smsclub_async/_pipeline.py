@@ -335,16 +335,17 @@ class Pipeline:
         deadline: float | None,
     ) -> _Attempt:
         url = self._urls.get(endpoint) or self._parse_url(endpoint)
-        waited_from = self._clock()
-        permit = await self._limiter.acquire()
-        started = self._clock()
-        self.stats.limiter_wait += started - waited_from
+        # The turn at the pool gate comes before the limiter slot, so that nothing
+        # stands between a slot and the wire (limiters that reason from admission
+        # times, such as Redis's, would see arrivals bunch).
+        leave_gate = await self._pool_gate.enter()
+        permit, started = await self._slot(leave_gate)
         if deadline is not None and started >= deadline and progress.last is not None:
             # A retry that waited this long for the limiter would reach the gateway
             # after its duplicate window: the message could go out twice. Give up.
+            leave_gate()
             permit.done()
             return dataclasses.replace(progress.last, kind=_Kind.FINAL)
-        leave_gate = await self._pool_gate.enter(permit)
         self.stats.requests += 1
         number = progress.attempts
         progress.traced = progress.started = progress.written = False
@@ -395,6 +396,18 @@ class Pipeline:
         status = response.status_code
         _log_attempt(endpoint, status, started, self._clock(), number, None)
         return self._classify(endpoint, status, body, response.headers)
+
+    async def _slot(self, leave_gate: Callable[[], None]) -> tuple[Permit, float]:
+        """A limiter slot and when it came (waiting for it failed: the gate is left)."""
+        waited_from = self._clock()
+        try:
+            permit = await self._limiter.acquire()
+        except BaseException:
+            leave_gate()
+            raise
+        started = self._clock()
+        self.stats.limiter_wait += started - waited_from
+        return permit, started
 
     def _transport_failure(
         self, endpoint: str, exc: httpx.HTTPError, progress: Progress
@@ -470,19 +483,11 @@ class _PoolGate:
         self._lock = asyncio.Lock()
         self.enabled = False
 
-    async def enter(self, permit: Permit) -> Callable[[], None]:
-        """Wait for our turn; return the (idempotent) call that lets the next one in.
-
-        Cancelled while waiting, the request never was in flight: its limiter permit
-        is handed back here.
-        """
+    async def enter(self) -> Callable[[], None]:
+        """Wait for our turn; return the (idempotent) call that lets the next one in."""
         if not self.enabled:
             return _nothing
-        try:
-            await self._lock.acquire()
-        except BaseException:
-            permit.done()
-            raise
+        await self._lock.acquire()
         inside = True
 
         def leave() -> None:
