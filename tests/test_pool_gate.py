@@ -77,8 +77,8 @@ async def test_an_untraced_transport_is_never_gated() -> None:
 
 
 async def test_a_send_cancelled_at_the_gate_is_not_sent_and_frees_its_slot() -> None:
-    """Cancelled while waiting its turn: failed (never left), and the limiter slot it
-    held is handed back, so the next send goes out."""
+    """Cancelled while waiting its turn: failed (never left), holding no limiter slot,
+    and the next send goes out."""
     sandbox = Sandbox(SandboxConfig(rate_limit=None, delivery_delay=0))
     limiter = LocalLimiter(100_000)
     async with (
