@@ -31,28 +31,14 @@ async def test_readme_example_runs(index: int, tmp_path: Path) -> None:
     async with serve(Sandbox()) as server:
         env = {**os.environ, "SMSCLUB_BASE_URL": server.url, "SMSCLUB_TOKEN": "readme"}
         args = (
-            [
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-o",
-                "asyncio_mode=auto",
-                "-p",
-                "no:looptime_plugin",
-                str(script),
-            ]
+            ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
+             "-p", "no:looptime_plugin", str(script)]
             if is_test_file
             else [str(script)]
         )
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            sys.executable, *args, env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, output.decode()
