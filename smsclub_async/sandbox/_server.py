@@ -21,7 +21,7 @@ from ._http11 import (
 )
 from ._state import Sandbox
 from ._wire import SandboxRequest, SandboxResponse
-from .gateways._common import Emulator, FormRequest
+from .gateways._common import Emulator, FormRequest, answer_after_delay
 
 __all__ = ["SandboxServer", "run", "serve"]
 
@@ -39,10 +39,13 @@ class SandboxServer:
         port: The port listened on (the real one when 0 was asked for).
     """
 
-    __slots__ = ("_connections", "_server", "host", "port", "sandbox")
+    __slots__ = ("_connections", "_max_body", "_server", "host", "port", "sandbox")
 
     def __init__(self, sandbox: Sandbox | Emulator, host: str) -> None:
         self.sandbox = sandbox
+        self._max_body = (
+            sandbox.config.max_body if isinstance(sandbox, Sandbox) else _EMULATOR_MAX_BODY
+        )
         self.host = host
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -111,13 +114,8 @@ class SandboxServer:
             return False
         # The arrival time is taken here, before the headers and body are read.
         now = self.sandbox.clock()
-        max_body = (
-            self.sandbox.config.max_body
-            if isinstance(self.sandbox, Sandbox)
-            else _EMULATOR_MAX_BODY
-        )
         try:
-            request = await read_request(reader, writer, request_line, max_body)
+            request = await read_request(reader, writer, request_line, self._max_body)
         except HttpError as error:
             writer.write(render_error(error))
             await writer.drain()
@@ -127,7 +125,8 @@ class SandboxServer:
                 SandboxRequest.build(request.method, request.path, request.headers, request.body),
                 now,
             )
-            await _wait(answer)
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
         else:
             answer = await _emulate(self.sandbox, request, now)
         if answer.disposition == "drop":
@@ -141,11 +140,6 @@ class SandboxServer:
         return keep_alive
 
 
-async def _wait(answer: SandboxResponse) -> None:
-    if answer.delay:
-        await asyncio.sleep(answer.delay)
-
-
 async def _emulate(emulator: Emulator, request: ParsedRequest, now: float) -> SandboxResponse:
     """Answer from a gateway emulator, which counts the request in flight until done."""
     form = FormRequest(
@@ -155,12 +149,7 @@ async def _emulate(emulator: Emulator, request: ParsedRequest, now: float) -> Sa
         {name.lower(): value for name, value in request.headers},
         request.body,
     )
-    try:
-        answer = emulator.handle(form, now)
-        await _wait(answer)
-    finally:
-        emulator.finished(form)
-    return answer
+    return await answer_after_delay(emulator, form, now)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "FormRequest",
     "GatewayApp",
     "GatewayTransport",
+    "answer_after_delay",
     "apply_faults",
     "digits",
     "seen_in_window",
@@ -124,6 +125,17 @@ def apply_faults(
     if delay:
         response = replace(response, delay=delay)
     return response, fault
+
+
+async def answer_after_delay(emulator: Emulator, form: FormRequest, now: float) -> SandboxResponse:
+    """The emulator's answer, after its latency; the request counts in flight until then."""
+    try:
+        answer = emulator.handle(form, now)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+    finally:
+        emulator.finished(form)
+    return answer
 
 
 class GatewayTransport(httpx.AsyncBaseTransport):
@@ -234,12 +246,7 @@ class GatewayApp:
             {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
             b"".join(chunks),
         )
-        try:
-            answer = self.emulator.handle(form, now)
-            if answer.delay:
-                await asyncio.sleep(answer.delay)
-        finally:
-            self.emulator.finished(form)
+        answer = await answer_after_delay(self.emulator, form, now)
         if answer.disposition == "drop":
             raise ConnectionResetError("the emulator dropped the connection (injected fault)")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
