@@ -14,9 +14,9 @@ or against the real gateway::
 
 Then::
 
-    curl -X POST localhost:8080/notifications -H 'content-type: application/json' \\
+    curl -X POST 127.0.0.1:8080/notifications -H 'content-type: application/json' \\
          -d '{"phones": ["380989361131"], "message": "Your order is ready"}'
-    curl 'localhost:8080/messages/status?id=100'
+    curl '127.0.0.1:8080/messages/status?id=100'
 """
 
 from __future__ import annotations
@@ -120,5 +120,9 @@ async def message_status(request: web.Request) -> web.Response:
     )
 
 
+HOST = "127.0.0.1"
+"""Loopback only: the endpoints send SMS on your account and have no authentication."""
+PORT = 8080
+
 if __name__ == "__main__":
-    web.run_app(create_app())
+    web.run_app(create_app(), host=HOST, port=PORT)
