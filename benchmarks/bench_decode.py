@@ -1,8 +1,8 @@
 """6. Decoding a 100-entry send answer and a 100-entry status answer.
 
-Ours: the msgspec decoders (``smsclub_async._wire.decode`` with ``SendResponse`` /
-``StatusResponse``), and the full step to a result (``_outcomes.interpret_send``:
-every number matched to its id; ``_client._status_report``: every status parsed).
+Ours: the msgspec decoders (``smsclub_async._decoding.decode`` with ``SendResponse`` /
+``StatusResponse``), and the full step to a result (``gateways.smsclub.account_send``:
+every number matched to its id; ``gateways.smsclub.status_report``: every status parsed).
 Theirs: ``json.loads`` plus the dict walk a user would write to get the same ids,
 phones and statuses out. Bodies are what the sandbox answers.
 
@@ -23,11 +23,11 @@ from typing import Any
 import _harness as h
 import msgspec
 
-from smsclub_async._client import _status_report
-from smsclub_async._outcomes import interpret_send
+from smsclub_async._decoding import decode
 from smsclub_async._phones import Chunk
-from smsclub_async._pipeline import Exchange
-from smsclub_async._wire import SendResponse, StatusResponse, decode
+from smsclub_async._pipeline import Outcome
+from smsclub_async.gateways._smsclub_wire import SendResponse, StatusResponse
+from smsclub_async.gateways.smsclub import account_send, status_report
 
 NUMBERS = list(h.phones(h.PER_REQUEST, start=989_361_100))
 IDS = [str(1000 + i) for i in range(h.PER_REQUEST)]
@@ -37,7 +37,7 @@ STATUS_BODY = msgspec.json.encode(
     {"success_request": {"info": {i: STATUSES[n % 5] for n, i in enumerate(IDS)}}}
 )
 CHUNK = Chunk(phones=list(NUMBERS))
-EXCHANGE = Exchange(body=SEND_BODY, error=None, maybe_processed=False, attempts=1)
+EXCHANGE = Outcome(body=SEND_BODY, error=None, maybe_processed=False, attempts=1)
 
 
 def ours_send() -> Any:
@@ -47,7 +47,7 @@ def ours_send() -> Any:
 
 def ours_send_full() -> Any:
     """Our whole interpretation: every number of the chunk matched to its id."""
-    return interpret_send(CHUNK, EXCHANGE, endpoint="/sms/send")
+    return account_send(CHUNK, EXCHANGE, endpoint="/sms/send")
 
 
 def user_send() -> Any:
@@ -65,7 +65,7 @@ def ours_status() -> Any:
 
 def ours_status_full() -> Any:
     """Our whole step: statuses parsed to ``DeliveryStatus``, missing ids listed."""
-    return _status_report(IDS, STATUS_BODY)
+    return status_report(IDS, STATUS_BODY)
 
 
 def user_status() -> Any:

@@ -1,7 +1,10 @@
-"""smsclub-async: an asyncio client for the SMS Club gateway.
+"""smsclub-async: an asyncio client for the SMS Club gateway (and SMSC.kz, SMStele/REX400).
 
 Rate-limited as the server sees it, retried without double sends, chunked, typed,
-with a local sandbox of the gateway for tests and demos.
+with a local sandbox of each gateway for tests and demos.
+
+Gateway-specific types live in :mod:`smsclub_async.gateways`, every exception in
+:mod:`smsclub_async.errors`, the send journal in :mod:`smsclub_async.journal`.
 
 Example:
     >>> from smsclub_async import SmsClub
@@ -10,7 +13,13 @@ Example:
     ...         result = await sms.send(["380989361131"], "Hi", sender="VashZakaz")
 """
 
-from ._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, SendStream, SmsClub
+from __future__ import annotations
+
+import importlib as _importlib
+import warnings as _warnings
+from typing import Any as _Any
+
+from ._common import SendStream
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -18,41 +27,27 @@ from ._errors import (
     ConfigurationError,
     DecodeError,
     DuplicateError,
-    EventLoopError,
+    InsufficientFundsError,
     LimiterError,
     NotFoundError,
     RateLimitedError,
+    RequestTimeoutError,
     ServerError,
     SmsClubError,
-    TimeoutError,
     TransportError,
     ValidationError,
 )
-from ._limiter import LocalLimiter, Permit, RateLimiter, limiter_for_token
-from ._phones import normalize_phone
-from ._pipeline import Stats
-from ._results import Balance, SenderRegistration, SendResult, StatusReport
+from ._limiter import LocalLimiter, Permit, RateLimiter
+from ._results import Balance, SendResult, StatusReport
 from ._retry import RetryPolicy
-from ._status import DeliveryStatus, SenderState
+from ._segments import segments
+from ._status import DeliveryStatus
 from ._tracking import StatusChange
-from ._version import __version__
-from .gateways import (
-    HlrResult,
-    InsufficientFundsError,
-    SmscClient,
-    SmscCost,
-    SmscSender,
-    SmscSendResult,
-    SmsGateway,
-    SmsteleClient,
-    SmsteleRecipient,
-    SmsteleSendResult,
-    UnsupportedError,
-)
+from ._version import __version__ as __version__
+from .gateways import SmscClient, SmsGateway, SmsteleClient
+from .gateways.smsclub import SmsClub
 
 __all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_TIMEOUT",
     "APIError",
     "AuthenticationError",
     "Balance",
@@ -61,8 +56,6 @@ __all__ = [
     "DecodeError",
     "DeliveryStatus",
     "DuplicateError",
-    "EventLoopError",
-    "HlrResult",
     "InsufficientFundsError",
     "LimiterError",
     "LocalLimiter",
@@ -70,30 +63,63 @@ __all__ = [
     "Permit",
     "RateLimitedError",
     "RateLimiter",
+    "RequestTimeoutError",
     "RetryPolicy",
     "SendResult",
     "SendStream",
-    "SenderRegistration",
-    "SenderState",
     "ServerError",
     "SmsClub",
     "SmsClubError",
     "SmsGateway",
     "SmscClient",
-    "SmscCost",
-    "SmscSendResult",
-    "SmscSender",
     "SmsteleClient",
-    "SmsteleRecipient",
-    "SmsteleSendResult",
-    "Stats",
     "StatusChange",
     "StatusReport",
-    "TimeoutError",
     "TransportError",
-    "UnsupportedError",
     "ValidationError",
-    "__version__",
-    "limiter_for_token",
-    "normalize_phone",
+    "segments",
 ]
+
+# Public names report their public home (as httpx does), so reprs, tracebacks and
+# the API reference name the module a user imports from.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("smsclub_async.") and _name not in (
+        "SmscClient",
+        "SmsteleClient",
+        "SmsGateway",
+    ):
+        _obj.__module__ = __name__
+
+# Names that moved in 0.2: still importable from here, with a DeprecationWarning.
+_MOVED = {
+    "TimeoutError": ("smsclub_async.errors", "RequestTimeoutError"),
+    "EventLoopError": ("smsclub_async.errors", "EventLoopError"),
+    "UnsupportedError": ("smsclub_async.errors", "UnsupportedError"),
+    "DEFAULT_BASE_URL": ("smsclub_async.gateways", "DEFAULT_BASE_URL"),
+    "DEFAULT_TIMEOUT": ("smsclub_async.gateways", "DEFAULT_TIMEOUT"),
+    "HlrResult": ("smsclub_async.gateways", "HlrResult"),
+    "SmscCost": ("smsclub_async.gateways", "SmscCost"),
+    "SmscSender": ("smsclub_async.gateways", "SmscSender"),
+    "SmscSendResult": ("smsclub_async.gateways", "SmscSendResult"),
+    "SmsteleRecipient": ("smsclub_async.gateways", "SmsteleRecipient"),
+    "SmsteleSendResult": ("smsclub_async.gateways", "SmsteleSendResult"),
+    "SenderRegistration": ("smsclub_async.gateways", "SenderRegistration"),
+    "SenderState": ("smsclub_async.gateways", "SenderState"),
+    "Stats": ("smsclub_async.gateways", "Stats"),
+    "limiter_for_token": ("smsclub_async.gateways", "limiter_for_token"),
+    "normalize_phone": ("smsclub_async.gateways", "normalize_phone"),
+}
+
+
+def __getattr__(name: str) -> _Any:
+    moved = _MOVED.get(name)
+    if moved is None:
+        raise AttributeError(f"module 'smsclub_async' has no attribute {name!r}")
+    module, new_name = moved
+    _warnings.warn(
+        f"smsclub_async.{name} moved: import {new_name} from {module}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(_importlib.import_module(module), new_name)

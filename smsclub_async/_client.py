@@ -1,365 +1,342 @@
-"""SmsClub: construction, lifecycle, one method per endpoint, bulk fan-out."""
+"""The engine every gateway client runs on; it knows no gateway.
+
+:class:`GatewayClient` holds what the three clients share, written once:
+
+* the lifecycle: unopened -> opened -> closed; an owned ``httpx.AsyncClient`` is
+  closed with the client, a borrowed one never; one event loop per client; using it
+  after ``aclose()`` or from another loop raises a clear error; a collected client
+  that was opened and never closed warns with ``ResourceWarning``;
+* secrets: every text taken from an answer is scrubbed of the client's credentials
+  before it reaches an exception, a reason or a log line;
+* bulk sends: chunks read lazily, a bounded number in flight, one result per
+  request, cancellation and errors turned into per-recipient outcomes, the journal
+  (``key=``), lanes (``priority=``) and deadlines;
+* reads in bulk (statuses), and ``track``/``wait_for_final`` on top of them.
+
+A gateway client subclasses it and supplies declarations and pure functions: how to
+build each request, how to decipher an answer (:class:`~._pipeline.Refusal`), how to
+account for a send chunk. See ``docs/adding-a-gateway.md``.
+"""
 
 from __future__ import annotations
 
-import os
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import math
+import urllib.parse
+import warnings
 from collections.abc import (
     AsyncGenerator,
+    AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
+    Collection,
     Iterable,
     Mapping,
+    Sequence,
 )
 from contextlib import aclosing
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
-from ._common import (
-    DEFAULT_MAX_CONCURRENCY,
-    DEFAULT_TIMEOUT,
-    MessageIds,
-    PersonalMessages,
-    Phones,
-    SendStream,
-    check_base_url,
-    check_lifetime,
-    check_max_parts,
-    check_text,
-    nonempty,
-    too_many_parts,
-)
+from ._accounting import interrupted, not_attempted
+from ._common import DEFAULT_MAX_CONCURRENCY, POOL_LIMITS, ClientState, SendStream
+from ._decipher import Decipher
 from ._errors import (
+    AuthenticationError,
+    ClientClosedError,
     ConfigurationError,
     DecodeError,
-    NotFoundError,
+    EventLoopError,
     SmsClubError,
-    ValidationError,
+    SourceError,
 )
 from ._fanout import fan_out
-from ._lifecycle import ClientLifecycle
-from ._limiter import DEFAULT_RATE_LIMIT, RateLimiter, limiter_for_token, token_fingerprint
-from ._outcomes import cancelled_result, interpret_send
-from ._phones import (
-    Chunk,
-    chunk_messages,
-    chunk_phones,
-    chunk_unique,
-)
-from ._pipeline import Progress
-from ._results import Balance, SenderRegistration, SendResult, StatusReport
-from ._retry import DEFAULT_READ_RETRY, DEFAULT_SEND_RETRY, RetryPolicy
-from ._status import DeliveryStatus, SenderState
-from ._version import __version__
-from ._wire import (
-    BalanceResponse,
-    PersonalizedEntry,
-    PersonalizedSendRequest,
-    RegisterSenderRequest,
-    RegistrationResponse,
-    SendersResponse,
-    SenderStatusRequest,
-    SenderStatusResponse,
-    SendRequest,
-    StatusRequest,
-    StatusResponse,
-    WireDecodeError,
-    decode,
-    encode,
-)
+from ._limiter import RateLimiter
+from ._phones import Chunk, SourceFailure
+from ._pipeline import Outcome, Pipeline, Priority, Progress, Stats
+from ._results import SendResult, StatusReport
+from ._retry import RetryPolicy
+from ._tracking import StatusChange, track_statuses
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_CONCURRENCY",
-    "DEFAULT_TIMEOUT",
-    "SendStream",
-    "SmsClub",
-]
+__all__ = ["GatewayClient", "SendPlan"]
 
-DEFAULT_BASE_URL = "https://im.smsclub.mobi"
-TOKEN_ENV = "SMSCLUB_TOKEN"  # noqa: S105 - the name of the variable, not a secret
-BASE_URL_ENV = "SMSCLUB_BASE_URL"
+R = TypeVar("R", bound=SendResult)
+T = TypeVar("T")
+U = TypeVar("U")
+
+_PRIORITIES = ("high", "normal")
 
 
-class SmsClub(ClientLifecycle):
-    """An asyncio client of the SMS Club JSON API.
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    """What one bulk send needs from its gateway: declarations and pure functions.
 
-    Args:
-        token: the API token (JSON Profile section of the account); defaults to the
-            ``SMSCLUB_TOKEN`` environment variable.
-        base_url: defaults to ``SMSCLUB_BASE_URL`` or ``https://im.smsclub.mobi``.
-        http_client: an ``httpx.AsyncClient`` to borrow (never closed by this client).
-            Without it the client creates and owns one.
-        transport: an httpx transport for the owned client (e.g. the sandbox's).
-        timeout: httpx timeouts for the owned client.
-        rate_limit: requests per second for this token (the gateway allows 9).
-        limiter: a limiter to use instead of the process-wide one for the token, e.g.
-            :class:`smsclub_async.redis.RedisLimiter` when processes share a token.
-        retry: the retry policy of idempotent calls (status, balance, senders, ...).
-        send_retry: the retry policy of sends (see :class:`RetryPolicy`).
-        max_concurrency: requests of one bulk call in flight at once.
-        event_hooks: httpx event hooks for the owned client (``request``/``response``).
-
-    Example:
-        >>> async def main() -> None:
-        ...     async with SmsClub(token="...") as sms:
-        ...         result = await sms.send("380989361131", "Hi", sender="VashZakaz")
-        ...         print(result.sent)
+    Attributes:
+        endpoint: the path the send requests go to.
+        build: the request body of one chunk.
+        decipher: the gateway's reading of an answer.
+        account: every phone of a chunk into ``sent``/``failed``/``unknown``, given how
+            its request ended (accepted or not); pure.
+        result_type: the gateway's result class.
+        fingerprint: what the journal compares when a key is reused (text, sender,
+            options): the same key with another fingerprint is refused.
+        hint: for a chunk, text appended to ``unknown`` reasons (how to look it up).
     """
+
+    endpoint: str
+    build: Callable[[Chunk], bytes]
+    decipher: Decipher
+    account: Callable[[Chunk, Outcome], SendResult]
+    result_type: type[SendResult]
+    fingerprint: str
+    hint: Callable[[Chunk], str] = lambda chunk: ""
+
+
+class GatewayClient:
+    """The engine of :class:`SmsClub`, :class:`SmscClient` and :class:`SmsteleClient`.
+
+    Not instantiated directly: each gateway's client subclasses it.
+    """
+
+    _gateway: ClassVar[str] = "gateway"
+    _poll_interval: ClassVar[float] = 2.0
+    """The first interval between status polls, in seconds."""
 
     def __init__(
         self,
-        token: str | None = None,
         *,
-        base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
-        rate_limit: int = DEFAULT_RATE_LIMIT,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy = DEFAULT_READ_RETRY,
-        send_retry: RetryPolicy = DEFAULT_SEND_RETRY,
+        base_url: str,
+        headers: Mapping[str, str],
+        identity: str,
+        secrets: Sequence[str],
+        limiter: RateLimiter,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        timeout: httpx.Timeout | float | None,
+        retry: RetryPolicy | int,
+        send_retry: RetryPolicy | int,
+        default_retry: RetryPolicy,
+        default_send_retry: RetryPolicy,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        journal: Any = None,
+        query: str = "",
     ) -> None:
-        token = token if token is not None else os.environ.get(TOKEN_ENV)
-        if not token or not token.strip():
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ConfigurationError(
-                f"no API token: pass token=... or set {TOKEN_ENV} (get one in the JSON Profile"
-                " section of your SMS Club account)"
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
             )
-        token = token.strip()
-        if not token.isascii() or not token.isprintable() or " " in token:
-            # Never echo it: a malformed token is still a secret.
+        if http_client is not None and (transport is not None or event_hooks is not None):
             raise ConfigurationError(
-                "the API token must be printable ASCII without spaces; check what was pasted"
+                "transport= and event_hooks= configure the client's own httpx client;"
+                " set them on the http_client you pass instead"
             )
-        url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        check_base_url(url)
-        self._fingerprint = token_fingerprint(token)
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"smsclub-async/{__version__}",
-        }
-        super().__init__(
-            base_url=url,
-            limiter=limiter or limiter_for_token(token, rate_limit),
-            http_client=http_client,
-            transport=transport,
-            timeout=timeout,
-            retry=retry,
-            send_retry=send_retry,
-            max_concurrency=max_concurrency,
-            event_hooks=event_hooks,
-        )
-
-    def _request_headers(self) -> dict[str, str]:
-        return self._headers
-
-    def _identity(self) -> str:
-        return f"token=sha256:{self._fingerprint}"
-
-    # ----------------------------------------------------------------- sending
-
-    async def send(
-        self,
-        phones: Phones,
-        message: str,
-        *,
-        sender: str,
-        lifetime: int | None = None,
-        integration_id: int | None = None,
-        max_parts: int | None = None,
-        deduplicate: bool = True,
-    ) -> SendResult:
-        """Send one message to any number of recipients.
-
-        Numbers are normalised (spaces, dashes, brackets, a leading ``+`` removed),
-        de-duplicated in order, split into requests of 100 that run concurrently
-        under the rate limit, and the answers merged into one result.
-
-        Args:
-            phones: one number, or any iterable or async iterable of numbers.
-            message: the text (UTF-8; long texts are sent as several parts).
-            sender: an approved sender name (``src_addr``).
-            lifetime: minutes the message may wait for delivery.
-            integration_id: the referral-programme id, if any.
-            max_parts: refuse the message before any request if it needs more parts.
-            deduplicate: send once per distinct number (about 64 bytes for each
-                of the first 65,536 distinct recipients, 14 for each after);
-                turn off for lists already unique.
-
-        Returns:
-            Every recipient in ``sent`` (id -> phone), ``failed`` or ``unknown``.
-
-        Raises:
-            ValueError: empty message or sender, no recipients, bad lifetime or too
-                many parts; raised before any request.
-            SmsClubError: a request failed for good (after retries). Its ``partial``
-                holds the merged result of every chunk, every issued id included.
-                On cancellation, ``asyncio.CancelledError`` is re-raised with the
-                same ``partial`` attribute.
-        """
-        stream = self.send_iter(
-            phones,
-            message,
-            sender=sender,
-            lifetime=lifetime,
-            integration_id=integration_id,
-            max_parts=max_parts,
-            deduplicate=deduplicate,
-        )
-        return await self._collect(stream, SendResult)
-
-    async def send_personalized(
-        self,
-        messages: PersonalMessages,
-        *,
-        sender: str,
-        lifetime: int | None = None,
-        max_parts: int | None = None,
-    ) -> SendResult:
-        """Send each recipient its own text (``/v2/sms/send``), 100 per request.
-
-        Args:
-            messages: a mapping phone -> text, or (phone, text) pairs, sync or async.
-                One message per phone per call: a later pair for the same phone is
-                ignored.
-            sender: an approved sender name.
-            lifetime: minutes the messages may wait for delivery.
-            max_parts: refuse any text longer than this many parts.
-
-        Returns and raises as :meth:`send`.
-        """
-        stream = self.send_personalized_iter(
-            messages, sender=sender, lifetime=lifetime, max_parts=max_parts
-        )
-        return await self._collect(stream, SendResult)
-
-    def send_iter(
-        self,
-        phones: Phones,
-        message: str,
-        *,
-        sender: str,
-        lifetime: int | None = None,
-        integration_id: int | None = None,
-        max_parts: int | None = None,
-        deduplicate: bool = True,
-    ) -> SendStream:
-        """Like :meth:`send`, but yield one :class:`SendResult` per finished request.
-
-        Reads the recipients lazily and holds only the requests in flight; the one
-        thing that grows is the de-duplication set, about 18 MB for a million
-        distinct numbers (``deduplicate=False`` makes memory flat for lists already unique).
-        A chunk that failed for good is yielded with ``error`` set and its phones in
-        ``failed`` or ``unknown``; an authentication error ends the stream by raising.
-
-        Example:
-            >>> async def main(sms: SmsClub, phones: list[str]) -> None:
-            ...     async for part in sms.send_iter(phones, "Hi", sender="VashZakaz"):
-            ...         print(len(part.sent), "sent")
-        """
-        check_text(message, "message")
-        check_text(sender, "sender")
-        check_lifetime(lifetime)
-        check_max_parts(message, max_parts)
-        if integration_id is not None and (
-            isinstance(integration_id, bool) or not isinstance(integration_id, int)
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
         ):
-            raise ValueError(f"integration_id must be a whole number, got {integration_id!r}")
-        if isinstance(phones, Iterable) and not isinstance(phones, str | bytes):
-            phones = nonempty(phones, "phones")
-        elif isinstance(phones, str) and not phones.strip():
-            raise ValueError("phones must name at least one recipient")
+            raise ConfigurationError(f"max_concurrency must be at least 1, got {max_concurrency!r}")
+        self.base_url = base_url
+        self._headers = dict(headers)
+        self._identity = identity
+        # Longest first, so a secret that contains another is blanked whole.
+        variants = {s for secret in secrets if secret for s in _encoded_forms(secret)}
+        self._secrets = tuple(sorted(variants, key=len, reverse=True))
+        self._limiter = limiter
+        self._borrowed = http_client
+        self._transport = transport
+        self._timeout = _check_timeout(timeout)
+        self.retry = _check_policy(retry, default_retry, "retry")
+        self.send_retry = _check_policy(send_retry, default_send_retry, "send_retry")
+        self.max_concurrency = max_concurrency
+        self._event_hooks = event_hooks
+        self._query = query
+        self.journal = journal
+        """The send journal (``key=`` on sends), or ``None``: keys then live in memory."""
+        self._memory_journal: Any = None
+        self.stats = Stats()
+        """Counters: requests, retries, rate-limit refusals, time waited for the limiter."""
+        self._http: httpx.AsyncClient | None = http_client
+        self._pipeline: Pipeline | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._state = ClientState.UNOPENED
 
-        def payload(chunk: Chunk) -> bytes:
-            return encode(
-                SendRequest(
-                    phone=chunk.phones,
-                    src_addr=sender,
-                    message=message,
-                    lifetime=lifetime,
-                    integration_id=integration_id,
-                )
-            )
+    # ----------------------------------------------------------------- lifecycle
 
-        return self._stream(chunk_phones(phones, deduplicate=deduplicate), payload, "/sms/send")
-
-    def send_personalized_iter(
-        self,
-        messages: PersonalMessages,
-        *,
-        sender: str,
-        lifetime: int | None = None,
-        max_parts: int | None = None,
-    ) -> SendStream:
-        """Like :meth:`send_personalized`, yielding one result per finished request."""
-        check_text(sender, "sender")
-        check_lifetime(lifetime)
-        check_max_parts("x", max_parts)
-        if isinstance(messages, Mapping):
-            if not messages:
-                raise ValueError("messages must hold at least one (phone, text) pair")
-            for text in messages.values():
-                check_text(text, "every message")
-                check_max_parts(text, max_parts)
-        elif isinstance(messages, Iterable) and not isinstance(messages, str | bytes):
-            messages = nonempty(messages, "messages")
-        # chunk_messages refuses anything else at once, before any request.
-
-        def payload(chunk: Chunk) -> bytes:
-            entries = [
-                PersonalizedEntry(phone=p, message=m)
-                for p, m in zip(chunk.phones, chunk.messages, strict=True)
-            ]
-            return encode(
-                PersonalizedSendRequest(src_addr=sender, data_message=entries, lifetime=lifetime)
-            )
-
-        chunks = chunk_messages(messages, check=lambda text: too_many_parts(text, max_parts))
-        return self._stream(chunks, payload, "/v2/sms/send")
-
-    def _stream(
-        self, chunks: AsyncIterator[Chunk], payload: Callable[[Chunk], bytes], endpoint: str
-    ) -> SendStream:
-        async def attempt(chunk: Chunk, progress: Progress) -> SendResult:
-            exchange = await self._open().exchange(
-                endpoint, payload(chunk), policy=self.send_retry, is_send=True, progress=progress
-            )
-            return interpret_send(chunk, exchange, endpoint=endpoint)
-
-        return self._run_chunks(
-            chunks,
-            attempt,
-            rejected_only=lambda chunk: SendResult(failed=dict(chunk.rejected)),
-            interrupted=lambda chunk, maybe: cancelled_result(chunk, maybe_processed=maybe),
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self.base_url!r} {self._identity}"
+            f" limiter={self._limiter!r} state={self._state.name.lower()}>"
         )
 
-    # ----------------------------------------------------------------- reading
+    @property
+    def is_closed(self) -> bool:
+        """True after :meth:`aclose`."""
+        return self._state is ClientState.CLOSED
 
-    async def status(self, message_ids: MessageIds) -> StatusReport:
-        """Delivery status of any number of messages, 100 ids per request.
+    @property
+    def limiter(self) -> RateLimiter:
+        """The rate limiter this client's requests go through."""
+        return self._limiter
 
-        Args:
-            message_ids: ids as issued (``result.sent`` works: its keys are the ids),
-                strings or numbers, sync or async.
+    def _open(self) -> Pipeline:
+        name = type(self).__name__
+        if self._state is ClientState.CLOSED:
+            raise ClientClosedError(
+                f"this {name} client is closed; create a new one (or keep using it inside"
+                " its `async with` block)"
+            )
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise EventLoopError(
+                f"this {name} client was first used on another event loop; its connections"
+                " belong to that loop. Create one client per event loop (for example inside"
+                " each Celery task or pytest test), not one shared global"
+            )
+        if self._pipeline is None:
+            if self._http is None:
+                self._http = httpx.AsyncClient(
+                    transport=self._transport,
+                    timeout=self._timeout,
+                    limits=POOL_LIMITS,
+                    event_hooks=dict(self._event_hooks) if self._event_hooks else None,
+                )
+            self._pipeline = Pipeline(
+                self._http,
+                base_url=self.base_url,
+                headers=self._headers,
+                limiter=self._limiter,
+                stats=self.stats,
+                clock=loop.time,
+                scrub=self._scrub,
+                query=self._query,
+                attempt_timeout=_attempt_timeout(self._http.timeout),
+            )
+            self._state = ClientState.OPENED
+        return self._pipeline
 
-        Returns:
-            A :class:`StatusReport`: a dict id -> :class:`DeliveryStatus` with
-            ``raw`` (the gateway's strings) and ``missing`` (ids it did not report).
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
 
-        Raises:
-            ValueError: no ids, or an id that is empty or not a string or number.
-            SmsClubError: a request failed for good; ``partial`` holds the rest.
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client and, if it owns its httpx client, that too. Safe to call twice.
+
+        Requests of a bulk send still in flight end first (their results are kept in
+        the send's ``partial``), so no connection is left open behind the client.
         """
-        chunks = _id_chunks(message_ids)  # refuses a non-iterable before any request
+        if self._state is ClientState.CLOSED:
+            return
+        self._state = ClientState.CLOSED
+        if self._http is not None and self._borrowed is None:
+            await self._http.aclose()
+
+    def __del__(self) -> None:
+        if (
+            getattr(self, "_state", None) is ClientState.OPENED
+            and self._borrowed is None
+            and self._http is not None
+            and not self._http.is_closed
+        ):
+            warnings.warn(
+                f"unclosed {self!r}: use `async with {type(self).__name__}(...)` or"
+                " `await client.aclose()`",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )
+
+    # ----------------------------------------------------------------- secrets
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with every credential of this client replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _scrub_bytes(self, body: bytes) -> bytes:
+        for secret in self._secrets:
+            body = body.replace(secret.encode("utf-8", "replace"), b"***")
+        return body
+
+    def _scrub_error(self, error: SmsClubError) -> None:
+        """Remove the client's secrets from an error built from an answer, in place."""
+        if self._secrets:
+            error.message = self._scrub(error.message)
+            error.args = tuple(self._scrub(a) if isinstance(a, str) else a for a in error.args)
+            if isinstance(error, DecodeError):
+                error.body = self._scrub_bytes(error.body)
+
+    def _decode_error(self, endpoint: str, body: bytes, problem: str) -> DecodeError:
+        """A DecodeError whose text and body carry no secret."""
+        return DecodeError(
+            f"{endpoint}: unexpected answer from the gateway: {self._scrub(problem)}",
+            endpoint=endpoint,
+            body=self._scrub_bytes(body),
+        )
+
+    # ----------------------------------------------------------------- requests
+
+    async def _call(
+        self,
+        endpoint: str,
+        payload: bytes | None,
+        decipher: Decipher,
+        *,
+        priority: Priority = "normal",
+    ) -> bytes:
+        """An idempotent request: the body of its accepted answer, or the error raised."""
+        return await self._open().call(
+            endpoint, payload, policy=self.retry, decipher=decipher, priority=priority
+        )
+
+    async def _reads(
+        self,
+        items: AsyncIterator[T],
+        fetch: Callable[[T], Awaitable[U]],
+    ) -> AsyncGenerator[U, None]:
+        """``fetch`` each item (a bounded number at once); the first error ends it."""
+        self._open()
+
+        async def one(item: T) -> U | SmsClubError:
+            try:
+                return await fetch(item)
+            except SmsClubError as exc:
+                return exc
+
+        parts = fan_out(items, one, limit=self.max_concurrency)
+        async with aclosing(parts):
+            async for part in parts:
+                if isinstance(part, SmsClubError):
+                    raise part
+                yield part
+
+    async def _report(
+        self, items: AsyncIterator[T], fetch: Callable[[T], Awaitable[StatusReport]]
+    ) -> StatusReport:
+        """Merge the reports of every chunk; an error carries the rest as ``partial``."""
         report = StatusReport()
         try:
-            async with aclosing(self._status_parts(chunks)) as parts:
+            async with aclosing(self._reads(items, fetch)) as parts:
                 async for part in parts:
                     report.merge(part)
         except SmsClubError as exc:
@@ -367,175 +344,383 @@ class SmsClub(ClientLifecycle):
             raise
         return report
 
-    async def _status_parts(
-        self, chunks: AsyncGenerator[list[str], None]
-    ) -> AsyncGenerator[StatusReport, None]:
-        self._open()
+    # ----------------------------------------------------------------- bulk sends
 
-        async def fetch(ids: list[str]) -> StatusReport | SmsClubError:
-            try:
-                body = await self._open().call(
-                    "/sms/status", encode(StatusRequest(id_sms=ids)), policy=self.retry
-                )
-                return _status_report(ids, body)
-            except SmsClubError as exc:
-                return exc
-
-        got_any = False
-        parts = fan_out(chunks, fetch, limit=self.max_concurrency)
-        async with aclosing(parts):
-            async for part in parts:
-                if isinstance(part, SmsClubError):
-                    raise part
-                got_any = True
-                yield part
-        if not got_any:
-            raise ValueError("message_ids must hold at least one id")
-
-    async def balance(self) -> Balance:
-        """The account balance, e.g. ``Balance(money=Decimal('8111.17'), currency='UAH')``."""
-        body = await self._open().call("/sms/balance", None, policy=self.retry)
-        info = _decode(BalanceResponse, body, "/sms/balance").success_request.info
-        try:
-            money = Decimal(str(info.money))
-        except InvalidOperation as exc:
-            raise DecodeError(
-                f"/sms/balance: money is not a number: {info.money!r}", endpoint="/sms/balance"
-            ) from exc
-        if not money.is_finite():
-            raise DecodeError(f"/sms/balance: money is {money}", endpoint="/sms/balance")
-        # "8111.1700" -> 8111.17, but never drop a digit that carries value.
-        try:
-            cents = money.quantize(Decimal("0.01"))
-        except InvalidOperation:  # more digits than the decimal context holds
-            cents = money
-        return Balance(money=cents if cents == money else money, currency=info.currency)
-
-    async def senders(self) -> list[str]:
-        """The sender names this account may send from (``/sms/originator``)."""
-        body = await self._open().call("/sms/originator", None, policy=self.retry)
-        info = _decode(SendersResponse, body, "/sms/originator").success_request.info
-        return list(info) if isinstance(info, list) else list(info.values())
-
-    async def sender_status(self, sender: str | None = None) -> dict[str, SenderState]:
-        """Moderation state of one sender name, or of all names when ``sender`` is None.
-
-        Raises:
-            NotFoundError: the gateway has no such name ("Error. Data not found").
-        """
-        endpoint = "/originators/stat-originators"
-        payload = None
-        if sender is not None:
-            payload = encode(SenderStatusRequest(sender_id=check_text(sender, "sender")))
-        body = await self._open().call(endpoint, payload, policy=self.retry)
-        answer = _decode(SenderStatusResponse, body, endpoint).success_request
-        states = {name: SenderState.parse(state) for name, state in answer.info.items()}
-        if sender is not None and sender not in states and answer.add_info:
-            message = str(next(iter(answer.add_info.values())))
-            raise NotFoundError(
-                f"{endpoint}: sender name {sender!r}: {message}",
-                status_code=200,
-                endpoint=endpoint,
-                gateway_message=message,
-                fields={k: str(v) for k, v in answer.add_info.items()},
-            )
-        return states
-
-    async def register_sender(
+    def _send_stream(
         self,
+        chunks: AsyncGenerator[Chunk, None],
+        plan: SendPlan,
         *,
-        sender: str,
-        company_type: Literal["tov", "fop"],
-        company: str,
-        subject: str,
-        description: str,
-        site: str,
-        okpo: str | None = None,
-        inn: str | None = None,
-    ) -> SenderRegistration:
-        """Apply for a new sender name; it starts in moderation.
+        key: str | None,
+        priority: Priority | None,
+        deadline: float | timedelta | datetime | None,
+        recipients: object,
+        chunk_size: int,
+    ) -> SendStream:
+        """Send chunk after chunk, a bounded number in flight, one result per request.
 
-        Args:
-            sender: the name wanted (``sender_id``).
-            company_type: ``"tov"`` (a company: give ``okpo``) or ``"fop"`` (a sole
-                trader: give ``inn``).
-            company: the legal name.
-            subject: the purpose of the messages (see the gateway's suggested list).
-            description: what the company does.
-            site: the website or a social-network page.
-            okpo: the company's EDRPOU code, for ``"tov"``.
-            inn: the taxpayer number, for ``"fop"``.
-
-        Raises:
-            ValueError: a missing field, or the wrong id for the company type.
-            ValidationError: the gateway refused a field (``fields`` says which).
+        No chunk task ever raises (cancellation and our own errors become results),
+        so the results of the others are never dropped. Requests already on the wire
+        when something stops the send (an authentication error, the caller's own
+        iterator raising) finish and are accounted for; chunks read but never sent
+        are reported ``failed`` ("not sent"), and so is the rest of a finite input
+        (a list, a dict) after an authentication error.
         """
-        for value, name in (
-            (sender, "sender"),
-            (company, "company"),
-            (subject, "subject"),
-            (description, "description"),
-            (site, "site"),
-        ):
-            check_text(value, name)
-        if company_type == "tov":
-            check_text(okpo, "okpo (required for company_type='tov')")
-        elif company_type == "fop":
-            check_text(inn, "inn (required for company_type='fop')")
-        else:
-            raise ValueError(f"company_type must be 'tov' or 'fop', got {company_type!r}")
-        request = RegisterSenderRequest(
-            sender_id=sender,
-            company_type=company_type,
-            company=company,
-            okpo=(okpo or "") if company_type == "tov" else "",
-            inn=(inn or "") if company_type == "fop" else "",
-            subject=subject,
-            description=description,
-            site=site,
-        )
-        endpoint = "/originators/registration-originators"
-        body = await self._open().call(endpoint, encode(request), policy=self.retry)
-        answer = _decode(RegistrationResponse, body, endpoint).success_request
-        if answer.info is None:
-            fields = {k: str(v) for k, v in answer.add_info.items()}
-            detail = "; ".join(f"{k}: {v}" for k, v in fields.items()) or "no details"
-            raise ValidationError(
-                f"{endpoint}: the application was refused: {detail}",
-                status_code=200,
-                endpoint=endpoint,
-                gateway_message=detail,
-                fields=fields,
+        if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > 200):
+            raise ValueError(
+                f"key must be a non-empty string of at most 200 characters, got {key!r}"
             )
-        return SenderRegistration(sender=answer.info.originator, status=answer.info.status)
+        finite = is_finite_input(recipients)
+        # The default lane: a call that fits in one request (a one-time code) is urgent.
+        small = isinstance(recipients, str) or (finite and len(recipients) <= chunk_size)  # type: ignore[arg-type]
+        run = _SendRun(
+            self,
+            plan,
+            lane=_check_priority(priority) or ("high" if small else "normal"),
+            deadline=_deadline_seconds(deadline),
+        )
+        return SendStream(run.results(chunks, key=key, finite=finite), run.unclaimed)
+
+    async def _journaled(
+        self,
+        send_chunk: Callable[[Chunk], Awaitable[SendResult]],
+        key: str,
+        plan: SendPlan,
+    ) -> Callable[[Chunk], Awaitable[SendResult]]:
+        from .journal import MemoryJournal, journaled  # noqa: PLC0415 - only with key=
+
+        journal = self.journal
+        if journal is None:
+            if self._memory_journal is None:
+                self._memory_journal = MemoryJournal()
+            journal = self._memory_journal
+        fingerprint = hashlib.sha256(
+            f"{self._gateway}|{self._identity}|{plan.endpoint}|{plan.fingerprint}".encode()
+        ).hexdigest()
+        await journal.begin(key, fingerprint)
+        return journaled(send_chunk, journal=journal, key=key)
+
+    async def _collect(self, stream: SendStream, result_type: type[R]) -> R:
+        """Merge a stream into one result; on an error attach it as ``partial``."""
+        total = result_type()
+        try:
+            async with stream:
+                async for part in stream:
+                    total.merge(part)
+        except asyncio.CancelledError as exc:
+            for part in stream.unclaimed:
+                total.merge(part)
+            exc.partial = total  # type: ignore[attr-defined]
+            raise
+        except Exception as exc:
+            for part in stream.unclaimed:
+                total.merge(part)
+            with contextlib.suppress(AttributeError):
+                exc.partial = total  # type: ignore[attr-defined]
+            raise
+        if total.recipients == 0 and not total.errors:
+            raise ValueError("no recipients: the phone list was empty")
+        if total.error is not None:
+            error = total.error
+            error.partial = total
+            raise error
+        return total
+
+    # ----------------------------------------------------------------- tracking
+
+    def _canonical_id(self, raw: object) -> str:
+        """A message reference as :meth:`status` names it in its report."""
+        raise NotImplementedError
+
+    async def status(self, message_ids: Any) -> StatusReport:
+        """Delivery statuses of messages (each client implements it)."""
+        raise NotImplementedError
+
+    async def wait_for_final(
+        self,
+        message_ids: Iterable[str | int],
+        *,
+        timeout: float | None = 600.0,  # noqa: ASYNC109 - a polling deadline (documented)
+        interval: float | None = None,
+        max_interval: float = 60.0,
+    ) -> StatusReport:
+        """Poll until every message has a final status, or ``timeout`` seconds pass.
+
+        Polls only the ids not yet final, 100 per request, through the shared rate
+        limiter, with the interval growing from ``interval`` (by default the
+        gateway's own pace: 2 s for SMS Club) to ``max_interval``. Nothing to ask
+        (no ids, e.g. when nothing was sent) is an empty report at once.
+
+        Returns:
+            The last known status of every id; ``missing`` lists ids the gateway
+            never reported. After a timeout some statuses may still be ENROUTE.
+
+        Example:
+            >>> async def main(sms) -> None:  # any client
+            ...     result = await sms.send(["380989361131"], "Hi", sender="VashZakaz")
+            ...     report = await sms.wait_for_final(result.sent, timeout=300)
+        """
+        report = StatusReport()
+        async for _ in self.track(
+            message_ids,
+            timeout=timeout,
+            interval=interval,
+            max_interval=max_interval,
+            report=report,
+        ):
+            pass
+        return report
+
+    def track(
+        self,
+        message_ids: Iterable[str | int],
+        *,
+        timeout: float | None = None,
+        interval: float | None = None,
+        max_interval: float = 60.0,
+        report: StatusReport | None = None,
+    ) -> AsyncIterator[StatusChange]:
+        """Yield a :class:`StatusChange` each time a message's status changes.
+
+        Ends when every status is final (or after ``timeout`` seconds). Cancel it, or
+        ``break`` out of the loop, at any time. Ids are read as :meth:`status` reads
+        them (``"100\\n"`` is ``"100"``).
+
+        Example:
+            >>> async def main(sms: SmsClub, ids: list[str]) -> None:
+            ...     async for change in sms.track(ids):
+            ...         print(change.message_id, change.status)
+        """
+        if isinstance(message_ids, str | int):
+            message_ids = [message_ids]
+        ids = [self._canonical_id(i) for i in message_ids]
+        first = self._poll_interval if interval is None else interval
+        return track_statuses(
+            self.status,
+            ids,
+            interval=first,
+            max_interval=max(max_interval, first),
+            timeout=timeout,
+            report=report if report is not None else StatusReport(),
+        )
 
 
-def _decode(kind: type[Any], body: bytes, endpoint: str) -> Any:
-    try:
-        return decode(kind, body)
-    except WireDecodeError as exc:
-        raise DecodeError(
-            f"{endpoint}: unexpected answer from the gateway: {exc}", endpoint=endpoint, body=body
-        ) from exc
+class _SendRun:
+    """One bulk send in progress: its chunks' requests and what they achieved."""
+
+    __slots__ = ("_client", "_deadline", "_lane", "_not_after", "_pipeline", "_plan", "unclaimed")
+
+    def __init__(
+        self, client: GatewayClient, plan: SendPlan, *, lane: Priority, deadline: float | None
+    ) -> None:
+        self._client = client
+        self._plan = plan
+        self._lane = lane
+        self._deadline = deadline
+        self._not_after: float | None = None
+        self._pipeline: Pipeline | None = None
+        self.unclaimed: list[SendResult] = []
+        """Results that finished but were never yielded (after an early stop)."""
+
+    def _empty(self, chunk: Chunk) -> SendResult:
+        return self._plan.result_type(failed=dict(chunk.rejected))
+
+    async def send_chunk(self, chunk: Chunk) -> SendResult:
+        """One chunk's request and its accounting; never raises."""
+        plan = self._plan
+        if not chunk.phones:
+            return self._empty(chunk)
+        assert self._pipeline is not None
+        progress = Progress()
+        try:
+            outcome = await self._pipeline.exchange(
+                plan.endpoint,
+                plan.build(chunk),
+                policy=self._client.send_retry,
+                is_send=True,
+                decipher=plan.decipher,
+                progress=progress,
+                priority=self._lane,
+                not_after=self._not_after,
+            )
+        except asyncio.CancelledError:
+            error: SmsClubError | None = None
+        except SmsClubError as exc:
+            error = exc
+        else:
+            result = plan.account(chunk, outcome)
+            if result.error is not None:
+                self._client._scrub_error(result.error)
+            return result
+        return interrupted(
+            self._empty(chunk),
+            chunk,
+            maybe_processed=progress.maybe_processed,
+            error=error,
+            hint=plan.hint(chunk),
+        )
+
+    async def results(
+        self, chunks: AsyncGenerator[Chunk, None], *, key: str | None, finite: bool
+    ) -> AsyncGenerator[SendResult, None]:
+        """The chunks' results as they finish; then the error that stopped the send."""
+        self._pipeline = self._client._open()
+        if self._deadline is not None:
+            self._not_after = asyncio.get_running_loop().time() + self._deadline
+        worker: Callable[[Chunk], Awaitable[SendResult]] = self.send_chunk
+        if key is not None:
+            worker = await self._client._journaled(self.send_chunk, key, self._plan)
+        source = _Guarded(chunks)
+        fatal: SmsClubError | None = None
+        parts = fan_out(
+            source,
+            worker,
+            limit=self._client.max_concurrency,
+            stop_after=lambda r: isinstance(r.error, AuthenticationError),
+            leftovers=self.unclaimed,
+        )
+        # aclosing: stopping this stream must stop the requests at once, not when
+        # the event loop finalises the generator.
+        try:
+            async with aclosing(parts):
+                async for result in parts:
+                    if isinstance(result.error, AuthenticationError):
+                        fatal = result.error
+                    yield result
+            if fatal is not None and finite and source.error is None:
+                # The rest was never attempted: say so, recipient by recipient.
+                why = f"the send stopped after an authentication error ({fatal})"
+                async for chunk in chunks:
+                    yield not_attempted(self._empty(chunk), chunk, why)
+        finally:
+            await chunks.aclose()
+        if source.leftover is not None:
+            why = "the recipients' source raised before this number's request was made"
+            yield not_attempted(self._empty(source.leftover), source.leftover, why)
+        if source.error is not None:
+            failure = SourceError(
+                f"reading the recipients failed after {source.read} chunk(s) were read:"
+                f" {type(source.error).__name__}: {source.error}; the requests already"
+                " made are accounted for in `partial`"
+            )
+            failure.__cause__ = source.error
+            raise failure
+        if fatal is not None:
+            raise fatal
 
 
-def _status_report(ids: list[str], body: bytes) -> StatusReport:
-    answer = _decode(StatusResponse, body, "/sms/status").success_request
-    raw = {str(k): str(v) for k, v in answer.info.items()}
-    statuses = [(k, DeliveryStatus.parse(v)) for k, v in raw.items()]
-    missing = [i for i in ids if i not in raw]
-    return StatusReport(statuses, raw=raw, missing=missing)
+class _Guarded(AsyncIterator[Chunk]):
+    """The chunk stream, with an exception of the caller's own source kept aside.
+
+    A caller's generator that raises (or an item that cannot even be printed) must
+    not cancel the requests in flight: the stream simply ends there, the running
+    requests finish and are accounted for, the chunk being filled is reported as
+    never sent, and then the error is raised. Before any chunk was read (so before
+    any request) the caller's exception propagates as it is.
+    """
+
+    __slots__ = ("_chunks", "error", "leftover", "read")
+
+    def __init__(self, chunks: AsyncGenerator[Chunk, None]) -> None:
+        self._chunks = chunks
+        self.error: BaseException | None = None
+        self.leftover: Chunk | None = None
+        self.read = 0
+
+    async def __anext__(self) -> Chunk:
+        if self.error is not None:
+            raise StopAsyncIteration
+        try:
+            chunk = await anext(self._chunks)
+        except SourceFailure as failure:
+            cause = failure.__cause__ or failure
+            if self.read == 0:
+                raise cause from None
+            self.error = cause
+            self.leftover = failure.chunk
+            raise StopAsyncIteration from None
+        self.read += 1
+        return chunk
+
+    async def aclose(self) -> None:
+        """Left open: the stream's owner closes the chunks (it may read the rest first)."""
 
 
-def _normalize_id(raw: object) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ValueError(f"a message id must be a string or a whole number, got {raw!r}")  # noqa: TRY004 - one error type for all bad input
-    text = str(raw).strip()
-    if not text or len(text) > 64 or not text.isprintable():
-        raise ValueError(f"not a message id: {raw!r}")
-    return text
+def _check_priority(priority: object) -> Priority | None:
+    if priority is None:
+        return None
+    if priority not in _PRIORITIES:
+        raise ValueError(f"priority must be 'high' or 'normal', got {priority!r}")
+    return priority  # type: ignore[return-value]
 
 
-def _id_chunks(message_ids: MessageIds) -> AsyncGenerator[list[str], None]:
-    source = [message_ids] if isinstance(message_ids, str | int) else message_ids
-    return chunk_unique(source, _normalize_id, what="message_ids")
+def _deadline_seconds(deadline: object) -> float | None:
+    """A send's deadline as seconds from now (refused before any request if odd)."""
+    if deadline is None:
+        return None
+    if isinstance(deadline, timedelta):
+        seconds = deadline.total_seconds()
+    elif isinstance(deadline, datetime):
+        if deadline.tzinfo is None:
+            raise ValueError("deadline must be a timezone-aware datetime, e.g. datetime.now(UTC)")
+        seconds = (deadline - datetime.now(deadline.tzinfo)).total_seconds()
+    elif isinstance(deadline, int | float) and not isinstance(deadline, bool):
+        seconds = float(deadline)
+    else:
+        raise ValueError(  # noqa: TRY004 - bad input is a ValueError throughout the API
+            f"deadline must be seconds, a timedelta or an aware datetime, got {deadline!r}"
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"deadline must lie in the future, got {deadline!r}")
+    return seconds
+
+
+def _check_timeout(timeout: object) -> httpx.Timeout | float | None:
+    if timeout is None or isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds, got {timeout!r}"
+            )
+        return float(timeout)
+    raise ConfigurationError(
+        f"timeout must be seconds (a number), an httpx.Timeout or None, got {timeout!r}"
+    )
+
+
+def _check_policy(value: object, default: RetryPolicy, name: str) -> RetryPolicy:
+    """A RetryPolicy; a whole number is read as the attempts of the default policy."""
+    if isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigurationError(f"{name}={value}: attempts must be at least 1")
+        return dataclasses.replace(default, attempts=value)
+    raise ConfigurationError(f"{name} must be a RetryPolicy or a number of attempts, got {value!r}")
+
+
+def _attempt_timeout(timeout: httpx.Timeout) -> float | None:
+    """The longest one attempt may take: its phases' timeouts added up (a floor of 1 s)."""
+    phases = (timeout.connect, timeout.write, timeout.read, timeout.pool)
+    if any(phase is None for phase in phases):
+        return None
+    return max(1.0, sum(phase for phase in phases if phase is not None))
+
+
+def _encoded_forms(secret: str) -> tuple[str, ...]:
+    """A secret as it may come back: verbatim or percent-encoded from our form body."""
+    return (
+        secret,
+        urllib.parse.quote_plus(secret),
+        urllib.parse.quote(secret, safe=""),
+    )
+
+
+def is_finite_input(items: object) -> bool:
+    """Whether a recipients argument is a collection already in memory (not a stream)."""
+    return (
+        isinstance(items, Collection)
+        and not isinstance(items, str | bytes)
+        and not isinstance(items, AsyncIterable)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any, Self
 
@@ -21,9 +22,12 @@ __all__ = [
     "Phones",
     "SendStream",
     "check_base_url",
+    "check_chunk_size",
     "check_lifetime",
     "check_max_parts",
+    "check_secret",
     "check_text",
+    "default_sender",
     "nonempty",
     "too_many_parts",
 ]
@@ -55,12 +59,53 @@ def check_text(value: object, what: str) -> str:
     return value
 
 
-def check_lifetime(lifetime: int | None) -> int | None:
+MAX_LIFETIME = 7 * 24 * 60
+"""The longest ``lifetime`` accepted, in minutes (a week: no gateway keeps a message longer)."""
+
+
+def check_lifetime(lifetime: int | None, *, maximum: int = MAX_LIFETIME) -> int | None:
+    """``lifetime`` in minutes, or ValueError before any request."""
     if lifetime is None:
         return None
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
-        raise ValueError(f"lifetime must be a positive number of minutes, got {lifetime!r}")
+        raise ValueError(
+            f"lifetime must be a positive whole number of minutes, got {lifetime!r:.40}"
+        )
+    if lifetime > maximum:
+        raise ValueError(f"lifetime must be at most {maximum} minutes, got {lifetime:.3g}")
     return lifetime
+
+
+def check_secret(value: object, what: str, *, missing: str, header: bool = False) -> str:
+    """A token or password: a non-empty string (never echoed).
+
+    ``header``: it goes into an HTTP header, so it must be printable ASCII without
+    spaces (a form-encoded password may hold anything).
+    """
+    from ._errors import ConfigurationError  # noqa: PLC0415 - avoids an import cycle
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigurationError(missing)
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"{what} must be a str, got {type(value).__name__} (decode bytes first)"
+        )
+    if not header:
+        return value
+    value = value.strip()
+    if not value.isascii() or not value.isprintable() or " " in value:
+        # Never echo it: a malformed secret is still a secret.
+        raise ConfigurationError(
+            f"the {what} must be printable ASCII without spaces; check what was pasted"
+        )
+    return value
+
+
+def default_sender(sender: object, env: str) -> str | None:
+    """The client's default sender: ``sender``, else the environment variable ``env``."""
+    if sender is None:
+        sender = os.environ.get(env) or None
+    return None if sender is None else check_text(sender, "sender")
 
 
 def too_many_parts(message: str, max_parts: int | None) -> str | None:
@@ -133,18 +178,29 @@ def nonempty(items: Iterable[Any], what: str) -> Iterable[Any]:
     return items
 
 
-def check_base_url(url: str) -> None:
-    """Refuse a base URL httpx could not use, before any request.
+def check_base_url(url: object) -> str:
+    """The base URL without a trailing slash; refuses one httpx could not use.
 
     Raises:
-        ConfigurationError: not http(s), no host, a bad port, or a query string
-            (which would swallow the endpoint paths appended to it).
+        ConfigurationError: not http(s), no host, a bad port, a query string (which
+            would swallow the endpoint paths appended to it), or a user name or
+            password in it (httpx would send them as Basic auth instead of ours,
+            and they would show in reprs).
     """
     from ._errors import ConfigurationError  # noqa: PLC0415 - avoids an import cycle
 
+    if not isinstance(url, str):
+        raise ConfigurationError(f"base_url must be a str, got {type(url).__name__}")
+    url = url.rstrip("/")
     problem = None
     try:
         parsed = httpx.URL(url)
+        if parsed.userinfo:
+            # Never echo it: it holds a password.
+            raise ConfigurationError(
+                "base_url must not hold a user name or password; pass credentials as the"
+                " client's own arguments"
+            )
         if parsed.scheme not in ("http", "https"):
             problem = "it must start with https:// or http://"
         elif not parsed.host:
@@ -157,3 +213,17 @@ def check_base_url(url: str) -> None:
         problem = f"it cannot be parsed ({exc})"
     if problem is not None:
         raise ConfigurationError(f"base_url {url!r} is not usable: {problem}")
+    return url
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """Recipients per request for the form gateways: 1 to 1,000."""
+    from ._errors import ConfigurationError  # noqa: PLC0415 - avoids an import cycle
+
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int)
+        or not 1 <= chunk_size <= 1000
+    ):
+        raise ConfigurationError(f"chunk_size must be between 1 and 1000, got {chunk_size!r}")
+    return chunk_size

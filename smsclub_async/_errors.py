@@ -6,9 +6,11 @@ Every exception the library raises on purpose derives from :class:`SmsClubError`
     ├── ClientClosedError          the client was used after aclose()
     ├── EventLoopError             the client was used from an event loop it is not bound to
     ├── ConfigurationError         no token, a bad base URL, a bad option
+    │   └── JournalConflictError   a send key reused with another message
     ├── TransportError             the request could not be completed (wraps httpx errors)
-    │   └── TimeoutError           connect, read, write or pool timeout
+    │   └── RequestTimeoutError    connect, read, write or pool timeout (was TimeoutError)
     ├── DecodeError                a response body the library cannot read
+    ├── SourceError                the caller's recipients iterator raised mid-send
     ├── LimiterError               the rate limiter could not grant a slot (e.g. Redis down)
     └── APIError                   the gateway answered with an error status
         ├── ValidationError        400 (or field errors in add_info): input failed validation
@@ -16,13 +18,15 @@ Every exception the library raises on purpose derives from :class:`SmsClubError`
         ├── AuthenticationError    401/403: bad or missing token
         ├── RateLimitedError       429: too many requests (``retry_after`` in seconds, if given)
         ├── DuplicateError         453: the same message to the same numbers within 2 minutes
+        ├── InsufficientFundsError the account's balance does not cover the send
+        ├── UnsupportedError       the gateway does not offer this operation
         └── ServerError            5xx: the gateway is unavailable
 
 Errors raised by a bulk operation carry ``partial``: the result of everything that
 was achieved before the error, with every message id the gateway issued.
 
-No message text in this module ever includes the API token: the token lives only in
-the ``Authorization`` header and is never formatted into a string.
+No message text ever includes a secret: the clients scrub their token or password
+out of anything a gateway echoes before it goes into an error.
 """
 
 from __future__ import annotations
@@ -38,15 +42,20 @@ __all__ = [
     "DecodeError",
     "DuplicateError",
     "EventLoopError",
+    "InsufficientFundsError",
+    "JournalConflictError",
     "LimiterError",
     "NotFoundError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "ServerError",
     "SmsClubError",
-    "TimeoutError",
+    "SourceError",
     "TransportError",
+    "UnsupportedError",
     "ValidationError",
     "error_for_status",
+    "gateway_error",
 ]
 
 
@@ -97,7 +106,7 @@ class TransportError(SmsClubError):
         self.endpoint = endpoint
 
 
-class TimeoutError(TransportError):
+class RequestTimeoutError(TransportError):
     """A connect, read, write or pool timeout."""
 
 
@@ -115,6 +124,22 @@ class DecodeError(SmsClubError):
         super().__init__(message, partial=partial)
         self.endpoint = endpoint
         self.body = body[:500]
+
+
+class JournalConflictError(ConfigurationError):
+    """A send key already in the journal was used with another message or sender.
+
+    Nothing was sent: pick a new key, or send the same message again to resume.
+    """
+
+
+class SourceError(SmsClubError):
+    """The caller's own recipients iterator raised after requests had been made.
+
+    The requests already on the wire finished and are accounted for in ``partial``;
+    the iterator's exception is the ``__cause__``. Resend only the recipients that
+    are in no bucket of ``partial``.
+    """
 
 
 class LimiterError(SmsClubError):
@@ -201,14 +226,18 @@ class ServerError(APIError):
     """5xx: the gateway is temporarily unavailable."""
 
 
-_WHAT_TO_DO: dict[type[APIError], str] = {
-    ValidationError: "check the request parameters",
-    AuthenticationError: "check the token (JSON Profile section of the SMS Club account)",
-    RateLimitedError: "slow down; the gateway allows 9 requests per second per token",
-    DuplicateError: "the same message went to these numbers less than 2 minutes ago",
-    ServerError: "the gateway is temporarily unavailable; try again later",
-    APIError: "unexpected status from the gateway",
-}
+class InsufficientFundsError(APIError):
+    """The account has not enough money or credits for the request: top it up, then resend.
+
+    Raised for SMSC.kz error 3 on a send and REX400 error -43. Nothing was sent.
+    """
+
+
+class UnsupportedError(SmsClubError, NotImplementedError):
+    """The gateway's documented API has no such operation (e.g. REX400 has no balance call).
+
+    Raised before any request is made.
+    """
 
 
 def error_class_for_status(status_code: int) -> type[APIError]:
@@ -232,7 +261,7 @@ def error_for_status(
     endpoint: str,
     gateway_message: str | None = None,
     retry_after: float | None = None,
-    advice: Mapping[type[APIError], str] | None = None,
+    advice: Mapping[type[APIError], str],
 ) -> APIError:
     """Build the exception for an error response (a pure function, no I/O).
 
@@ -241,10 +270,11 @@ def error_for_status(
         endpoint: the gateway path the request went to.
         gateway_message: the message the gateway put in the body, if any.
         retry_after: the parsed Retry-After header, for 429.
-        advice: what to do, by exception class, for gateways other than SMS Club.
+        advice: what to do, by exception class (the gateway's own table; a class it
+            does not name falls back on its ``APIError`` entry).
     """
     cls = error_class_for_status(status_code)
-    what_to_do = (advice or _WHAT_TO_DO).get(cls, _WHAT_TO_DO[APIError])
+    what_to_do = advice.get(cls) or advice.get(APIError) or "unexpected status from the gateway"
     text = f"{endpoint}: HTTP {status_code}"
     if gateway_message:
         text += f": {gateway_message}"
@@ -258,3 +288,47 @@ def error_for_status(
             retry_after=retry_after,
         )
     return cls(text, status_code=status_code, endpoint=endpoint, gateway_message=gateway_message)
+
+
+def gateway_error(
+    cls: type[APIError],
+    *,
+    gateway: str,
+    endpoint: str,
+    code: int | str,
+    meaning: str,
+    advice: str,
+    gateway_message: str | None,
+    retry_after: float | None = None,
+    fields: Mapping[str, str] | None = None,
+) -> APIError:
+    """Build the exception for an error code the gateway put inside a 200 answer (pure).
+
+    Args:
+        cls: the core class that names the error's meaning.
+        gateway: the gateway's name for the message, e.g. ``"SMSC"``.
+        endpoint: the path the request went to.
+        code: the gateway's error code.
+        meaning: the documented meaning of the code, in English.
+        advice: what the caller can do about it.
+        gateway_message: the gateway's own description (already scrubbed of secrets).
+        retry_after: for :class:`RateLimitedError`, the seconds to wait.
+        fields: more field -> message pairs (``error_code`` is always added).
+    """
+    text = f"{endpoint}: {gateway} error {code} ({meaning})"
+    if gateway_message and gateway_message.strip().casefold() != meaning.casefold():
+        text += f": {gateway_message.strip()}"
+    text += f"; {advice}"
+    error: APIError
+    if issubclass(cls, RateLimitedError):
+        error = cls(
+            text,
+            status_code=200,
+            endpoint=endpoint,
+            gateway_message=gateway_message,
+            retry_after=retry_after,
+        )
+    else:
+        error = cls(text, status_code=200, endpoint=endpoint, gateway_message=gateway_message)
+    error.fields = {"error_code": str(code), **(fields or {})}
+    return error

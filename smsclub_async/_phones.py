@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import (
     AsyncGenerator,
@@ -21,6 +23,8 @@ __all__ = [
     "MAX_PER_REQUEST",
     "Chunk",
     "PhoneSet",
+    "SourceFailure",
+    "check_message_id",
     "check_source",
     "chunk_messages",
     "chunk_phones",
@@ -29,6 +33,9 @@ __all__ = [
     "is_utf8_encodable",
     "normalize_phone",
 ]
+
+LINGER = 0.05
+"""Seconds a partial chunk from an async source waits for its next number."""
 
 MAX_PER_REQUEST = 100
 """Numbers (v1), entries (v2) or ids (status) the gateway takes in one request."""
@@ -60,6 +67,24 @@ def normalize_phone(raw: object) -> str | None:
     return phone if _DIGITS.fullmatch(phone) else None
 
 
+MAX_ID_LENGTH = 64
+
+
+def check_message_id(raw: object) -> str:
+    """A message id as every client names it: stripped text; ValueError if not an id.
+
+    Example:
+        >>> check_message_id(" 100 "), check_message_id(100)
+        ('100', '100')
+    """
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError(f"a message id must be a string or a whole number, got {raw!r:.60}")  # noqa: TRY004 - one error type for all bad input
+    text = str(raw).strip() if isinstance(raw, str) or abs(raw) < 10**MAX_ID_LENGTH else ""
+    if not text or len(text) > MAX_ID_LENGTH or not text.isprintable():
+        raise ValueError(f"not a message id: {raw!r:.80}")
+    return text
+
+
 def is_utf8_encodable(text: str) -> bool:
     """Whether a text can be sent as UTF-8 (lone surrogates cannot)."""
     try:
@@ -71,7 +96,16 @@ def is_utf8_encodable(text: str) -> bool:
 
 def invalid_phone_reason(raw: object) -> str:
     """The reason put in ``failed`` for a number that never left the client."""
-    return f"Incorrect phone number ({raw}): not 10-15 digits after removing separators"
+    shown = raw if isinstance(raw, str) else _safe_repr(raw)
+    return f"Incorrect phone number ({shown:.80}): not 10-15 digits after removing separators"
+
+
+def _safe_repr(raw: object) -> str:
+    """``repr(raw)``, or a stand-in when the caller's object cannot even say that."""
+    try:
+        return repr(raw)
+    except Exception:
+        return f"<a {type(raw).__name__} whose repr() failed>"
 
 
 _SMALL_MAX = 1 << 16
@@ -163,6 +197,17 @@ class Chunk:
     index: int = 0
 
 
+class SourceFailure(Exception):  # noqa: N818 - a wrapper, never seen by callers
+    """The caller's recipients source raised while ``chunk`` was being filled.
+
+    The original exception is the ``__cause__``; ``chunk`` holds what was read.
+    """
+
+    def __init__(self, chunk: Chunk) -> None:
+        super().__init__("the recipients' source raised")
+        self.chunk = chunk
+
+
 class _Source(Generic[T]):
     """A sync or async iterable, read in lists of at most ``n`` items at a time.
 
@@ -173,31 +218,86 @@ class _Source(Generic[T]):
     leaves the source exactly after what it used.
     """
 
-    __slots__ = ("_async", "_sync")
+    __slots__ = ("_async", "_failure", "_next", "_sync", "stalled")
 
     def __init__(self, items: Iterable[T] | AsyncIterable[T]) -> None:
         self._async: AsyncIterator[T] | None = None
         self._sync: Iterator[T] | None = None
+        self._next: asyncio.Future[T] | None = None
+        self._failure: Exception | None = None
+        self.stalled = False
+        """The last :meth:`take` returned early: the next item kept the others waiting."""
         if isinstance(items, AsyncIterable):
             self._async = aiter(items)
         else:
             self._sync = iter(items)
 
-    async def take(self, n: int) -> list[T]:
-        """Up to ``n`` items (one, from an async source); empty once exhausted."""
-        if self._sync is not None:
-            return list(islice(self._sync, n))
-        assert self._async is not None
+    async def take(self, n: int, *, holding: bool = False) -> list[T]:
+        """Up to ``n`` items; empty once exhausted.
+
+        From an async source, items already read never wait more than
+        :data:`LINGER` seconds for the next one (``holding``: the caller already
+        holds some): ``stalled`` then says the source is slow, so that a partial
+        chunk goes out instead of waiting for a number that may be minutes away.
+        """
+        if self._failure is not None:
+            raise self._failure
+        items: list[T] = []
         try:
-            return [await anext(self._async)]
-        except StopAsyncIteration:
-            return []
+            if self._sync is not None:
+                # extend() keeps what the iterator gave before it raised.
+                items.extend(islice(self._sync, n))
+            else:
+                await self._take_async(n, items, holding=holding)
+        except Exception as exc:
+            if not items:
+                raise
+            # Hand over what was read; the failure comes with the next call.
+            self._failure = exc
+        return items
+
+    async def _take_async(self, n: int, items: list[T], *, holding: bool) -> None:
+        assert self._async is not None
+        self.stalled = False
+        while len(items) < n:
+            if self._next is None:
+                if not (items or holding):
+                    try:
+                        items.append(await anext(self._async))
+                    except StopAsyncIteration:
+                        break
+                    continue
+                self._next = asyncio.ensure_future(anext(self._async))
+            if not self._next.done():
+                await asyncio.wait((self._next,), timeout=LINGER)
+                if not self._next.done():
+                    self.stalled = True
+                    break
+            upcoming, self._next = self._next, None
+            try:
+                items.append(upcoming.result())
+            except StopAsyncIteration:
+                break
 
     async def aclose(self) -> None:
         """Close an async source (a sync one is left as it is)."""
+        if self._next is not None:
+            self._next.cancel()
+            with contextlib.suppress(BaseException):
+                await self._next
+            self._next = None
         aclose = getattr(self._async, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _take(reader: _Source[T], n: int, chunk: Chunk) -> list[T]:
+    try:
+        return await reader.take(n, holding=bool(chunk.phones))
+    except (asyncio.CancelledError, GeneratorExit):
+        raise
+    except Exception as exc:
+        raise SourceFailure(chunk) from exc
 
 
 def check_source(items: object, what: str) -> None:
@@ -242,13 +342,13 @@ async def _chunk_unique(
     chunk: list[K] = []
     reader = _Source(items)
     try:
-        while batch := await reader.take(size - len(chunk)):
+        while batch := await reader.take(size - len(chunk), holding=bool(chunk)):
             for raw in batch:
                 key = normalize(raw)
                 if key not in seen:
                     seen.add(key)
                     chunk.append(key)
-            if len(chunk) == size:
+            if len(chunk) == size or (reader.stalled and chunk):
                 yield chunk
                 chunk = []
     finally:
@@ -258,7 +358,7 @@ async def _chunk_unique(
 
 
 def _reject_key(raw: object) -> str:
-    return raw if isinstance(raw, str) else repr(raw)
+    return raw if isinstance(raw, str) else _safe_repr(raw)
 
 
 def chunk_phones(
@@ -295,7 +395,7 @@ async def _chunk_phones(
     try:
         # Ask for no more than the chunk has room for: when it fills and is yielded,
         # nothing more has been read from the caller's source.
-        while batch := await reader.take(size - len(chunk.phones)):
+        while batch := await _take(reader, size - len(chunk.phones), chunk):
             for raw in batch:
                 # normalize_phone's fast path, inlined: most numbers arrive clean.
                 if type(raw) is str and 10 <= len(raw) <= 15 and raw.isdigit() and raw.isascii():
@@ -309,7 +409,7 @@ async def _chunk_phones(
                 if add is not None and not add(phone):
                     continue
                 chunk.phones.append(phone)
-            if len(chunk.phones) == size:
+            if len(chunk.phones) == size or (reader.stalled and chunk.phones):
                 yield chunk
                 chunk = Chunk(index=chunk.index + 1)
     finally:
@@ -354,7 +454,7 @@ async def _chunk_messages(
     chunk = Chunk()
     reader = _Source(source)
     try:
-        while batch := await reader.take(size - len(chunk.phones)):
+        while batch := await _take(reader, size - len(chunk.phones), chunk):
             for pair in batch:
                 if not isinstance(pair, tuple | list) or len(pair) != 2:
                     chunk.rejected[_reject_key(pair)] = f"not a (phone, message) pair: {pair!r:.80}"
@@ -372,7 +472,7 @@ async def _chunk_messages(
                     continue
                 chunk.phones.append(phone)
                 chunk.messages.append(text)
-            if len(chunk.phones) == size:
+            if len(chunk.phones) == size or (reader.stalled and chunk.phones):
                 yield chunk
                 chunk = Chunk(index=chunk.index + 1)
     finally:

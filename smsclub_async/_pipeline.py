@@ -1,46 +1,72 @@
-"""The one request path: limiter -> httpx -> status-to-outcome -> retry decision.
+"""The one request path: lane -> limiter -> pool -> httpx -> decipher -> retry decision.
 
-Every endpoint of every gateway goes through :meth:`Pipeline.exchange`. Decoding the
-body into a result is left to the caller (pure functions in the client modules).
+Every request of every gateway goes through :meth:`Pipeline.exchange`. What an
+answer *means* is the gateway's business: a pure ``decipher`` function turns each
+answer (status, headers, body) into ``None`` (accepted: the body goes to the
+gateway's accounting) or a :class:`Refusal`, whether the refusal came as an HTTP
+status or inside a 200 (SMSC's error 9, REX400's negative codes). Everything else
+is decided here, once, for every gateway: when to retry (one tenacity loop, one
+pure stop rule: :meth:`RetryPolicy.next_wait`), whether an attempt may have been
+processed, and when a request is too late to leave.
 
-Whether a failed attempt may have been *processed* by the gateway decides whether a
-send may be retried freely. httpcore reports, through the request's ``trace``
-extension, when the request body was completely written: before that the gateway
-cannot have processed it (it needs the whole body), so the attempt is safe to repeat.
-Transports that do not trace (respx, other backends) fall back on the exception type:
-connect and pool errors are safe, anything later is not.
+Whether a failed attempt may have been *processed* decides whether a send may be
+retried freely. httpcore reports, through the request's ``trace`` extension, when
+the request headers start to be written and when the body was completely written:
+before the first the gateway cannot have seen anything, so the attempt is safe to
+repeat. Transports that do not trace (aiohttp, respx) fall back on the exception:
+only a connection that could not be made at all proves that nothing left.
+
+The trace hook is awaited by httpcore before it writes, so the last checks happen
+there, when the request holds a connection and is about to leave: the limiter's
+``Permit.ready()`` (admission at the last moment) and the deadlines (the end of the
+duplicate window for a retry, the caller's ``deadline`` for a send). A request that
+is too late there is never written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
+import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import tenacity
 
+from ._decipher import Decipher, Refusal
 from ._errors import (
-    APIError,
     ClientClosedError,
-    DuplicateError,
+    DecodeError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
     SmsClubError,
-    TimeoutError,
     TransportError,
-    error_for_status,
 )
 from ._limiter import Permit, RateLimiter
-from ._retry import RetryPolicy, parse_retry_after
-from ._wire import decode_error_message
+from ._retry import RetryPolicy
 
-__all__ = ["Exchange", "Pipeline", "Progress", "Stats"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "Outcome",
+    "Pipeline",
+    "Priority",
+    "Progress",
+    "Stats",
+]
 
 logger = logging.getLogger("smsclub_async")
+
+Priority = Literal["high", "normal"]
+
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""The largest answer body read, after decompression: a send or status answer of 1,000
+recipients is well under 200 KB; anything much larger is not an answer to us."""
 
 _BODY_WRITTEN = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
 _HEADERS_WRITTEN = frozenset(
@@ -49,15 +75,6 @@ _HEADERS_WRITTEN = frozenset(
 _HEADERS_STARTED = frozenset(
     {"http11.send_request_headers.started", "http2.send_request_headers.started"}
 )
-_SAFE_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class _Kind(enum.Enum):
-    OK = "ok"
-    RETRY_SAFE = "retry-safe"  # rejected before processing: 429, connect errors
-    RETRY_MAYBE = "retry-maybe"  # may have been processed: 5xx, read errors after writing
-    DUPLICATE = "duplicate"  # 453
-    FINAL = "final"  # 4xx: will not succeed by repeating
 
 
 @dataclass(slots=True)
@@ -82,39 +99,54 @@ class Stats:
     limiter_wait: float = 0.0
 
 
+class _Kind(enum.Enum):
+    OK = "ok"
+    RETRY_SAFE = "retry-safe"  # refused before processing: 429, connect errors
+    RETRY_MAYBE = "retry-maybe"  # may have been processed: 5xx, read errors after writing
+    DUPLICATE = "duplicate"  # the gateway's duplicate rule (453, SMSC error 9)
+    FINAL = "final"  # will not succeed by repeating
+
+
 @dataclass(slots=True)
 class _Attempt:
     kind: _Kind
     status_code: int | None = None
     body: bytes = b""
     error: SmsClubError | None = None
-    retry_after: float | None = None
+    refusal: Refusal | None = None
     processed_maybe: bool = False
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.refusal.retry_after if self.refusal is not None else None
 
 
 @dataclass(slots=True)
-class Exchange:
-    """The end of one logical request after all its retries.
+class Outcome:
+    """How one logical request ended, after all its retries.
 
     Attributes:
-        body: the body of the final 200 answer, or ``None``.
-        error: the error that ended it, or ``None`` after a 200.
+        body: the body of the accepted answer, or ``None``.
+        error: the error that ended it otherwise, or ``None``.
+        refusal: the gateway's refusal that ended it, if one did.
         maybe_processed: an attempt may have been processed by the gateway without
             its answer reaching us (so the request may have taken effect).
-        duplicate: the final answer was 453.
+        duplicate: the final answer was the gateway's duplicate refusal.
         attempts: how many attempts were made.
         status_code: the HTTP status of the final answer, if one arrived.
-        error_body: the body of a final error answer (for gateways with their own
-            error shapes), else empty.
+        error_body: the body of a final refusal, else empty.
+        late: the request was never written because a deadline had passed.
     """
 
     body: bytes | None
     error: SmsClubError | None
     maybe_processed: bool
+    refusal: Refusal | None = None
     duplicate: bool = False
     attempts: int = 0
     status_code: int | None = None
     error_body: bytes = b""
+    late: bool = False
 
 
 @dataclass(slots=True)
@@ -129,6 +161,7 @@ class Progress:
         started: the current attempt began writing to the connection.
         written: the current attempt's body was completely written.
         attempts: attempts started.
+        refusals: refusals read from answers so far.
     """
 
     maybe_since: float | None = None
@@ -137,6 +170,7 @@ class Progress:
     started: bool = False
     written: bool = False
     attempts: int = 0
+    refusals: int = 0
     last: _Attempt | None = None
 
     @property
@@ -152,33 +186,45 @@ class Progress:
         return self.in_flight and (self.started or not self.traced)
 
 
+class _TooLate(Exception):  # noqa: N818 - internal signal, never escapes the pipeline
+    """Raised from the trace hook to stop a request before a byte of it is written."""
+
+
+class _AnswerTooLarge(Exception):  # noqa: N818 - internal signal, never escapes the pipeline
+    pass
+
+
 class Pipeline:
-    """Sends requests for one token under one limiter, with retries.
+    """Sends requests for one client under one limiter, with retries.
 
     Args:
-        http: the shared ``httpx.AsyncClient``.
+        http: the ``httpx.AsyncClient``.
         base_url: the gateway's base URL, without a trailing slash.
-        headers: headers for every request (``Authorization`` among them).
-        limiter: the rate limiter shared by every client of the token.
+        headers: headers for every request.
+        limiter: the rate limiter shared by every client of the account.
         stats: the counters to update.
         clock: a monotonic clock (the event loop's by default).
-        advice: what to do, by exception class, in error texts (SMS Club's by default).
-        scrub: cleans a gateway's own message before it goes into an error text (e.g.
-            removes a password some gateways echo).
+        scrub: removes the client's secrets from any text taken from an answer.
         max_in_flight: requests in flight at once (the size of the connection pool).
+        attempt_timeout: the longest one attempt may take in all (httpx's timeouts
+            are per read, so a body trickling a byte at a time never trips them).
+        query: a query string appended to every URL (``?a=b``); endpoints, which name
+            requests in errors and logs, never include it.
     """
 
     __slots__ = (
-        "_advice",
+        "_attempt_timeout",
         "_clock",
         "_headers",
         "_http",
+        "_lanes",
         "_limiter",
         "_pool_gate",
-        "_scrub",
+        "_query",
         "_sockets",
         "_urls",
         "base_url",
+        "scrub",
         "stats",
     )
 
@@ -191,25 +237,29 @@ class Pipeline:
         limiter: RateLimiter,
         stats: Stats,
         clock: Callable[[], float] = time.monotonic,
-        advice: Mapping[type[APIError], str] | None = None,
-        scrub: Callable[[str], str] | None = None,
+        scrub: Callable[[str], str] = str,
         max_in_flight: int = 10,
+        attempt_timeout: float | None = None,
+        query: str = "",
     ) -> None:
         # Take a connection's worth of room before a limiter slot: a request holding
         # a slot must not then queue for a pooled connection and reach the gateway
         # late, next to the requests admitted after it.
         self._sockets = asyncio.Semaphore(max_in_flight)
         self._pool_gate = _PoolGate()
-        self._advice = advice
-        self._scrub = scrub
         self._http = http
         self.base_url = base_url
+        self.scrub = scrub
         # Parsed once per endpoint: httpx parses a URL string on every request (~17 us).
         self._urls: dict[str, httpx.URL] = {}
         self._headers = headers
         self._limiter = limiter
+        # Limiters written before lanes existed take no priority: they get none.
+        self._lanes = _takes_priority(limiter)
         self.stats = stats
         self._clock = clock
+        self._attempt_timeout = attempt_timeout
+        self._query = query
 
     async def exchange(
         self,
@@ -218,42 +268,51 @@ class Pipeline:
         *,
         policy: RetryPolicy,
         is_send: bool,
+        decipher: Decipher,
         progress: Progress | None = None,
-    ) -> Exchange:
+        priority: Priority = "normal",
+        not_after: float | None = None,
+    ) -> Outcome:
         """Make a request with retries and return how it ended. Never raises an API error.
 
         Args:
             endpoint: the path, e.g. ``/sms/send``.
-            payload: the JSON body, or ``None`` for body-less endpoints.
+            payload: the body, or ``None`` for body-less endpoints.
             policy: the retry policy.
             is_send: a send is not idempotent: once an attempt may have been
                 processed, retries must stay inside the duplicate window.
+            decipher: the gateway's reading of an answer.
             progress: filled in as the request goes; after a cancellation it tells
                 whether the request may have been processed.
+            priority: the limiter lane.
+            not_after: no attempt is written after this moment (pipeline clock).
         """
         progress = progress if progress is not None else Progress()
+        began = self._clock()
+        call_deadline = None if policy.deadline is None else began + policy.deadline
 
         def should_retry(attempt: _Attempt) -> bool:
             return attempt.kind in (_Kind.RETRY_SAFE, _Kind.RETRY_MAYBE)
 
+        decided: list[float | None] = [None]
+
         def wait(state: tenacity.RetryCallState) -> float:
             attempt = progress.last
-            retry_after = attempt.retry_after if attempt else None
-            return policy.backoff_for(state.attempt_number, retry_after)
+            decided[0] = (
+                None
+                if attempt is None
+                else policy.next_wait(
+                    attempt=state.attempt_number,
+                    retry_after=attempt.retry_after,
+                    maybe_since=progress.maybe_since if is_send else None,
+                    now=self._clock(),
+                    deadline=_earliest(call_deadline, not_after),
+                )
+            )
+            return decided[0] or 0.0
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            attempt = progress.last
-            if state.attempt_number >= policy.attempts or attempt is None:
-                return True
-            if attempt.retry_after is not None and attempt.retry_after > policy.max_retry_after:
-                return True
-            if is_send and progress.maybe_since is not None:
-                upcoming = state.upcoming_sleep or 0.0
-                # >=: with no budget at all (or a clock that does not move) nothing that
-                # may have been processed is ever repeated.
-                if self._clock() + upcoming - progress.maybe_since >= policy.send_budget:
-                    return True
-            return False
+            return decided[0] is None
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.stats.retries += 1
@@ -271,12 +330,25 @@ class Pipeline:
             # The gateway may have processed the request any time after it left, so the
             # duplicate window is counted from before sending, not from the failure.
             started = self._clock()
-            deadline = None
+            deadline = not_after
             if is_send and progress.maybe_since is not None:
-                deadline = progress.maybe_since + policy.send_budget
-            attempt = await self._attempt(endpoint, payload, progress, deadline)
+                deadline = _earliest(deadline, progress.maybe_since + policy.send_budget)
+            attempt = await self._attempt(endpoint, payload, progress, decipher, deadline, priority)
             if attempt.processed_maybe and progress.maybe_since is None:
                 progress.maybe_since = started
+            if attempt.refusal is not None and attempt.kind is not _Kind.RETRY_MAYBE:
+                progress.refusals += 1
+            if attempt.kind is _Kind.FINAL and attempt.error is None and progress.last:
+                # Too late to leave: the previous attempt's failure is how it ended.
+                attempt = _Attempt(
+                    _Kind.FINAL,
+                    progress.last.status_code,
+                    progress.last.body,
+                    progress.last.error,
+                    progress.last.refusal,
+                )
+                progress.last = attempt
+                return attempt
             progress.last = attempt
             return attempt
 
@@ -299,67 +371,81 @@ class Pipeline:
                 reraise=True,
             )
             final = await retrying(next_attempt)
-        return Exchange(
+        late = final.kind is _Kind.FINAL and final.error is None
+        if late:
+            final = _Attempt(_Kind.FINAL)
+        return Outcome(
             body=final.body if final.kind is _Kind.OK else None,
             error=final.error,
             maybe_processed=progress.maybe_since is not None,
-            duplicate=final.kind is _Kind.DUPLICATE,
+            refusal=final.refusal,
+            duplicate=final.refusal is not None and final.refusal.duplicate,
             attempts=progress.attempts,
             status_code=final.status_code,
             error_body=final.body if final.kind is not _Kind.OK else b"",
+            late=late,
         )
 
-    async def call(self, endpoint: str, payload: bytes | None, *, policy: RetryPolicy) -> bytes:
-        """An idempotent request: the body of its 200 answer, or the error raised."""
-        result = await self.exchange(endpoint, payload, policy=policy, is_send=False)
+    async def call(
+        self,
+        endpoint: str,
+        payload: bytes | None,
+        *,
+        policy: RetryPolicy,
+        decipher: Decipher,
+        priority: Priority = "normal",
+    ) -> bytes:
+        """An idempotent request: the body of its accepted answer, or the error raised."""
+        result = await self.exchange(
+            endpoint, payload, policy=policy, is_send=False, decipher=decipher, priority=priority
+        )
         if result.error is not None:
             raise result.error
-        assert result.body is not None
+        if result.body is None:  # never written: the call's deadline passed first
+            raise RequestTimeoutError(
+                f"{endpoint}: the call's deadline passed before it could be sent",
+                endpoint=endpoint,
+            )
         return result.body
 
-    async def _attempt(
+    async def _attempt(  # noqa: PLR0917
         self,
         endpoint: str,
         payload: bytes | None,
         progress: Progress,
-        deadline: float | None = None,
+        decipher: Decipher,
+        deadline: float | None,
+        priority: Priority,
     ) -> _Attempt:
         async with self._sockets:
-            return await self._attempt_on_a_connection(endpoint, payload, progress, deadline)
+            return await self._attempt_on_a_connection(
+                endpoint, payload, progress, decipher, deadline, priority
+            )
 
-    async def _attempt_on_a_connection(
+    async def _attempt_on_a_connection(  # noqa: PLR0917
         self,
         endpoint: str,
         payload: bytes | None,
         progress: Progress,
+        decipher: Decipher,
         deadline: float | None,
+        priority: Priority,
     ) -> _Attempt:
         url = self._urls.get(endpoint) or self._parse_url(endpoint)
         # The turn at the pool gate comes before the limiter slot, so that nothing
         # stands between a slot and the wire (limiters that reason from admission
         # times, such as Redis's, would see arrivals bunch).
         leave_gate = await self._pool_gate.enter()
-        permit, started = await self._slot(leave_gate)
-        if deadline is not None and started >= deadline and progress.last is not None:
-            # A retry that waited this long for the limiter would reach the gateway
-            # after its duplicate window: the message could go out twice. Give up.
+        permit, started = await self._slot(leave_gate, priority)
+        clock = self._clock
+        if deadline is not None and started >= deadline:
             leave_gate()
             permit.done()
-            return dataclasses.replace(progress.last, kind=_Kind.FINAL)
+            return _Attempt(_Kind.FINAL)
         self.stats.requests += 1
         number = progress.attempts
         progress.traced = progress.started = progress.written = False
-
-        async def trace(event: str, info: dict[str, Any]) -> None:
-            progress.traced = True
-            leave_gate()  # it holds a connection now (or is opening one)
-            if event in _HEADERS_STARTED:
-                progress.started = True
-            elif event in _HEADERS_WRITTEN:
-                permit.sent()
-            elif event in _BODY_WRITTEN:
-                progress.written = True
-
+        trace = _tracer(progress, permit, leave_gate, deadline, clock)
         request = self._http.build_request(
             "POST",
             url,
@@ -369,11 +455,29 @@ class Pipeline:
         )
         progress.in_flight = True
         try:
-            response = await self._http.send(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
+            # httpx's timeouts are per read: a body trickling a byte at a time never
+            # trips them, so the attempt as a whole is bounded too.
+            async with asyncio.timeout(self._attempt_timeout):
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await _read_bounded(response, MAX_ANSWER_BYTES)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            progress.in_flight = False
+            exc = httpx.ReadTimeout(f"no complete answer in {self._attempt_timeout:g} s")
+            _log_attempt(endpoint, None, started, clock(), number, "attempt timeout")
+            return self._transport_failure(endpoint, exc, progress)
+        except _TooLate:
+            progress.in_flight = False
+            return _Attempt(_Kind.FINAL)
+        except _AnswerTooLarge:
+            progress.in_flight = False
+            error = DecodeError(
+                f"{endpoint}: the answer is larger than {MAX_ANSWER_BYTES:,} bytes; not read",
+                endpoint=endpoint,
+            )
+            return _Attempt(_Kind.FINAL, response.status_code, error=error, processed_maybe=True)
         except RuntimeError as exc:
             progress.in_flight = False
             if not self._http.is_closed:
@@ -382,11 +486,11 @@ class Pipeline:
             closed = ClientClosedError(f"{endpoint}: the client was closed during the request")
             closed.__cause__ = exc
             return _Attempt(
-                _Kind.FINAL, error=closed, processed_maybe=progress.written or not progress.traced
+                _Kind.FINAL, error=closed, processed_maybe=progress.started or not progress.traced
             )
         except httpx.HTTPError as exc:
             progress.in_flight = False
-            _log_attempt(endpoint, None, started, self._clock(), number, type(exc).__name__)
+            _log_attempt(endpoint, None, started, clock(), number, type(exc).__name__)
             return self._transport_failure(endpoint, exc, progress)
         finally:
             leave_gate()
@@ -394,14 +498,19 @@ class Pipeline:
             permit.done()
         progress.in_flight = False
         status = response.status_code
-        _log_attempt(endpoint, status, started, self._clock(), number, None)
-        return self._classify(endpoint, status, body, response.headers)
+        _log_attempt(endpoint, status, started, clock(), number, None)
+        return self._read(status, response.headers, body, decipher, progress)
 
-    async def _slot(self, leave_gate: Callable[[], None]) -> tuple[Permit, float]:
+    async def _slot(
+        self, leave_gate: Callable[[], None], priority: Priority
+    ) -> tuple[Permit, float]:
         """A limiter slot and when it came (waiting for it failed: the gate is left)."""
         waited_from = self._clock()
         try:
-            permit = await self._limiter.acquire()
+            if self._lanes and priority != "normal":
+                permit = await self._limiter.acquire(priority=priority)  # type: ignore[call-arg]
+            else:
+                permit = await self._limiter.acquire()
         except BaseException:
             leave_gate()
             raise
@@ -414,51 +523,157 @@ class Pipeline:
     ) -> _Attempt:
         """An attempt that ended without an answer: retry-safe only if nothing left."""
         self.stats.transport_errors += 1
-        maybe = progress.written if progress.traced else not isinstance(exc, _SAFE_TRANSPORT_ERRORS)
-        error_cls = TimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
-        what = "after the request was sent" if maybe else "before the request was sent"
-        error = error_cls(f"{endpoint}: {type(exc).__name__} {what}: {exc}", endpoint=endpoint)
+        maybe = progress.written if progress.traced else not _nothing_left(exc)
+        error_cls = (
+            RequestTimeoutError if isinstance(exc, httpx.TimeoutException) else TransportError
+        )
+        what = "after the request may have been sent" if maybe else "before the request was sent"
+        detail = self.scrub(str(exc))
+        error = error_cls(f"{endpoint}: {type(exc).__name__} {what}: {detail}", endpoint=endpoint)
         error.__cause__ = exc
         return _Attempt(
             _Kind.RETRY_MAYBE if maybe else _Kind.RETRY_SAFE, error=error, processed_maybe=maybe
         )
 
     def _parse_url(self, endpoint: str) -> httpx.URL:
-        url = self._urls[endpoint] = httpx.URL(self.base_url + endpoint)
+        url = self._urls[endpoint] = httpx.URL(self.base_url + endpoint + self._query)
         return url
 
-    def _classify(
-        self, endpoint: str, status: int, body: bytes, headers: httpx.Headers
+    def _read(
+        self,
+        status: int,
+        headers: httpx.Headers,
+        body: bytes,
+        decipher: Decipher,
+        progress: Progress,
     ) -> _Attempt:
-        if 200 <= status < 300:
-            # Any 2xx means the gateway processed it; an odd body then decodes to unknown.
+        refusal = decipher(status, headers, body, progress.refusals)
+        if refusal is None:
+            # Accepted: the gateway's accounting reads the body (an odd one -> unknown).
             return _Attempt(_Kind.OK, status_code=status, body=body)
-        message = decode_error_message(body)
-        if message is not None and self._scrub is not None:
-            message = self._scrub(message)
-        retry_after = None
-        if status == 429:
+        if isinstance(refusal.error, RateLimitedError):
             self.stats.rate_limited += 1
-            ms = parse_retry_after(headers.get("retry-after-ms"))
-            retry_after = (
-                ms / 1000 if ms is not None else parse_retry_after(headers.get("retry-after"))
-            )
-        elif status >= 500:
+        elif isinstance(refusal.error, ServerError) and status >= 500:
             self.stats.server_errors += 1
-        error: APIError = error_for_status(
+        if refusal.retry:
+            # SMSC's error 9 on a send is both: come back soon (too many at once), and
+            # if it lasts, the duplicate rule (the outcome says so).
+            kind = _Kind.RETRY_MAYBE if refusal.processed else _Kind.RETRY_SAFE
+        elif refusal.duplicate:
+            kind = _Kind.DUPLICATE
+        else:
+            kind = _Kind.FINAL
+        return _Attempt(
+            kind,
             status,
-            endpoint=endpoint,
-            gateway_message=message,
-            retry_after=retry_after,
-            advice=self._advice,
+            body,
+            refusal.error,
+            refusal,
+            processed_maybe=refusal.processed,
         )
-        if status == 429:
-            return _Attempt(_Kind.RETRY_SAFE, status, body, error, retry_after)
-        if status >= 500:
-            return _Attempt(_Kind.RETRY_MAYBE, status, body, error, processed_maybe=True)
-        if isinstance(error, DuplicateError):
-            return _Attempt(_Kind.DUPLICATE, status, body, error)
-        return _Attempt(_Kind.FINAL, status, body, error)
+
+
+def _tracer(
+    progress: Progress,
+    permit: Permit,
+    leave_gate: Callable[[], None],
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """The httpcore trace hook of one attempt: it records what left, and when.
+
+    httpcore awaits it before writing the headers: the last moment to let the
+    limiter admit the request (``Permit.ready``) and to stop one that is too late.
+    """
+    ready = getattr(permit, "ready", None)
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        progress.traced = True
+        leave_gate()  # it holds a connection now (or is opening one)
+        if event in _HEADERS_STARTED:
+            if ready is not None:
+                await ready()
+            if deadline is not None and clock() >= deadline:
+                raise _TooLate
+            progress.started = True
+        elif event in _HEADERS_WRITTEN:
+            permit.sent()
+        elif event in _BODY_WRITTEN:
+            progress.written = True
+
+    return trace
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return min(first, second)
+
+
+def _takes_priority(limiter: RateLimiter) -> bool:
+    try:
+        return "priority" in inspect.signature(limiter.acquire).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _nothing_left(exc: httpx.HTTPError) -> bool:
+    """Whether an untraced transport's error proves the request never left.
+
+    Only a connection that could not be made proves it. httpx-aiohttp maps most of
+    aiohttp's connection errors, a server that dropped the connection after reading
+    the request among them, to ``ConnectTimeout``: such a request may have been
+    processed. A ``ConnectTimeout`` raised by httpx itself (no cause, or httpcore's)
+    is a real connect timeout.
+    """
+    if isinstance(exc, httpx.ConnectError | httpx.PoolTimeout):
+        return True
+    if isinstance(exc, httpx.ConnectTimeout):
+        cause = exc.__cause__
+        return cause is None or type(cause).__module__.startswith("httpcore")
+    return False
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The body, decompressed here with a bound, so a compressed bomb cannot blow up."""
+    if response.is_stream_consumed or getattr(response, "_content", None) is not None:
+        body = response.content  # already in memory (a mock transport's answer)
+        if len(body) > limit:
+            raise _AnswerTooLarge
+        return body
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflate: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    elif encoding == "deflate":
+        inflate = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        # An encoding we did not ask for: let httpx decode it, bounded after the fact.
+        body = b""
+        async for part in response.aiter_bytes():
+            body += part
+            if len(body) > limit:
+                raise _AnswerTooLarge
+        return body
+    parts: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        if inflate is None:
+            chunk = raw
+        else:
+            try:
+                chunk = inflate.decompress(raw, limit - size + 1)
+            except zlib.error as exc:
+                raise httpx.DecodingError(f"cannot decompress the answer: {exc}") from exc
+            if inflate.unconsumed_tail:
+                raise _AnswerTooLarge
+        size += len(chunk)
+        if size > limit:
+            raise _AnswerTooLarge
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _nothing() -> None:

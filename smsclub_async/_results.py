@@ -84,8 +84,22 @@ class SendResult:
         return len(self.sent) + len(self.failed) + len(self.unknown)
 
     def merge(self, other: SendResult) -> None:
-        """Add another (chunk) result into this one, in place."""
-        self.sent.update(other.sent)
+        """Add another (chunk) result into this one, in place.
+
+        A gateway that numbers its ids per request may issue one id twice: the
+        recipient seen second is never dropped, it goes to ``unknown`` (sent, but
+        its message cannot be told apart by that id).
+        """
+        if self.sent.keys().isdisjoint(other.sent):
+            self.sent.update(other.sent)
+        else:
+            for message_id, phone in other.sent.items():
+                earlier = self.sent.setdefault(message_id, phone)
+                if earlier != phone:
+                    self.unknown[phone] = (
+                        f"sent, but the gateway issued id {message_id} for {earlier} too:"
+                        " its status cannot be looked up by that id"
+                    )
         self.failed.update(other.failed)
         self.unknown.update(other.unknown)
         for key, message in other.errors.items():

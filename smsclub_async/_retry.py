@@ -36,6 +36,8 @@ class RetryPolicy:
             such attempt, so a message that did go out is answered 453, not sent twice.
         window_safety: seconds kept free at the end of ``duplicate_window`` for the
             request's own transit and clock differences.
+        deadline: seconds from the start of a call after which no retry begins (an
+            attempt in flight is bounded by the client's timeouts); ``None``: none.
         wait: ``False`` removes every sleep (for tests); the rules stay the same.
 
     Example:
@@ -50,11 +52,16 @@ class RetryPolicy:
     max_retry_after: float = 30.0
     duplicate_window: float = DUPLICATE_WINDOW
     window_safety: float = 20.0
+    deadline: float | None = None
     wait: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise ValueError(f"attempts must be a whole number, got {self.attempts!r}")  # noqa: TRY004
         if self.attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if self.deadline is not None and not self.deadline > 0:
+            raise ValueError("deadline must be a positive number of seconds, or None")
         if self.backoff < 0 or self.max_backoff < 0 or self.max_retry_after < 0:
             raise ValueError("backoff, max_backoff and max_retry_after must not be negative")
         if not 0 <= self.jitter <= 1:
@@ -78,6 +85,43 @@ class RetryPolicy:
             return max(0.0, retry_after)
         base = min(self.max_backoff, self.backoff * 2 ** (retry_number - 1))
         return float(base * (1 - self.jitter * random.random()))  # noqa: S311 - jitter, not crypto
+
+    def next_wait(
+        self,
+        *,
+        attempt: int,
+        retry_after: float | None,
+        maybe_since: float | None,
+        now: float,
+        deadline: float | None = None,
+    ) -> float | None:
+        """The stop rule: seconds to wait before the next attempt, or ``None`` to stop.
+
+        Pure, the one rule every retry of every gateway follows.
+
+        Args:
+            attempt: attempts made so far (1 after the first).
+            retry_after: seconds the gateway asked to wait, if it did.
+            maybe_since: for a send, when an attempt first may have been processed
+                (same clock as ``now``); ``None`` for reads and for sends that
+                certainly were not.
+            now: the current time.
+            deadline: no attempt may begin at or after this moment.
+
+        A send that may already have been processed is retried only while the retry
+        reaches the gateway inside ``send_budget`` of that attempt (``>=``: with no
+        budget, nothing that may have been processed is ever repeated).
+        """
+        if attempt >= self.attempts:
+            return None
+        if retry_after is not None and retry_after > self.max_retry_after:
+            return None
+        pause = self.backoff_for(attempt, retry_after)
+        if maybe_since is not None and now + pause - maybe_since >= self.send_budget:
+            return None
+        if deadline is not None and now + pause >= deadline:
+            return None
+        return pause
 
     @property
     def send_budget(self) -> float:

@@ -58,7 +58,7 @@ async def track_statuses(
         raise ValueError("timeout must not be negative")
     pending = list(dict.fromkeys(str(i) for i in message_ids))
     if not pending:
-        raise ValueError("message_ids must hold at least one id")
+        return  # nothing was sent, nothing to ask
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     wait = interval

@@ -18,10 +18,10 @@ from typing import Any
 
 from rich.text import Text
 
-from .._client import SmsClub
 from .._phones import normalize_phone
 from .._results import Balance
 from .._segments import segments
+from ..gateways.smsclub import SmsClub
 from ..sandbox import Sandbox, SandboxConfig, serve
 from ._bulk import BulkOutcome, WatchOutcome, make_progress, run_bulk, watch_statuses
 from ._errors import ExitCode

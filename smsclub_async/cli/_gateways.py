@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .._client import BASE_URL_ENV, TOKEN_ENV, SmsClub
+from ..gateways.smsclub import BASE_URL_ENV, TOKEN_ENV, SmsClub
 
 if TYPE_CHECKING:
     from ..gateways import SmsteleClient
@@ -240,7 +240,7 @@ class _Smstele:
         max_parts: int | None = None,
     ) -> ResultStream:
         return self._client.send_iter(
-            phones, message, sender=sender, validity=lifetime, max_parts=max_parts
+            phones, message, sender=sender, lifetime=lifetime, max_parts=max_parts
         )
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._client import SmsClub
     from ._protocol import SmsGateway
     from .smsc import SmscClient
+    from .smsclub import SmsClub
     from .smstele import SmsteleClient
 
     def _conforms(

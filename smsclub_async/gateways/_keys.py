@@ -12,7 +12,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
-from .._phones import MAX_PER_REQUEST, chunk_unique, normalize_phone
+from .._phones import MAX_PER_REQUEST, check_message_id, chunk_unique, normalize_phone
 
 __all__ = [
     "MessageRefs",
@@ -25,8 +25,6 @@ __all__ = [
 Ref = str | int | tuple[str | int, str]
 MessageRefs = Ref | Iterable[Ref] | AsyncIterable[Ref]
 """Message keys (``"<id>:<phone>"``), bare ids, or ``(id, phone)`` pairs; sync or async."""
-
-_MAX_ID = 64
 
 
 def message_key(message_id: str | int, phone: str) -> str:
@@ -54,15 +52,6 @@ def split_key(key: str) -> tuple[str, str | None]:
     return key, None
 
 
-def _check_id(raw: object) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ValueError(f"a message id must be a string or a whole number, got {raw!r}")  # noqa: TRY004 - one error type for all bad input
-    text = str(raw).strip()
-    if not text or len(text) > _MAX_ID or not text.isprintable():
-        raise ValueError(f"not a message id: {raw!r}")
-    return text
-
-
 def parse_ref(ref: object) -> tuple[str, str | None]:
     """One message reference as (id, phone or None); raises ValueError for bad input."""
     if isinstance(ref, tuple):
@@ -72,11 +61,11 @@ def parse_ref(ref: object) -> tuple[str, str | None]:
         phone = normalize_phone(raw_phone)
         if phone is None:
             raise ValueError(f"not a phone number in {ref!r}")
-        return _check_id(message_id), phone
+        return check_message_id(message_id), phone
     if isinstance(ref, str):
         message_id, phone = split_key(ref.strip())
-        return _check_id(message_id), phone
-    return _check_id(ref), None
+        return check_message_id(message_id), phone
+    return check_message_id(ref), None
 
 
 def pair_chunks(

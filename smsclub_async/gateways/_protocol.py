@@ -20,9 +20,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from .._common import SendStream
+from .._pipeline import Priority
 from .._results import Balance, SendResult, StatusReport
 
 __all__ = ["SmsGateway"]
@@ -34,7 +37,7 @@ class SmsGateway(Protocol):
 
     ``isinstance(client, SmsGateway)`` checks that the methods exist; mypy checks
     their signatures. Parameters before ``/`` are positional, so each client may
-    name them its own way.
+    name them its own way; the keywords are the vocabulary the three share.
     """
 
     async def send(
@@ -43,15 +46,46 @@ class SmsGateway(Protocol):
         message: str,
         /,
         *,
-        sender: str,
+        sender: str | None = ...,
+        lifetime: int | None = ...,
+        max_parts: int | None = ...,
+        key: str | None = ...,
+        priority: Priority | None = ...,
+        deadline: float | timedelta | datetime | None = ...,
     ) -> SendResult:
         """Send ``message`` to every number; every recipient ends in sent, failed or unknown."""
+        ...
+
+    def send_iter(
+        self,
+        phones: str | Iterable[str] | AsyncIterable[str],
+        message: str,
+        /,
+        *,
+        sender: str | None = ...,
+        lifetime: int | None = ...,
+        max_parts: int | None = ...,
+        key: str | None = ...,
+        priority: Priority | None = ...,
+        deadline: float | timedelta | datetime | None = ...,
+    ) -> SendStream:
+        """Like ``send``, one result per finished request."""
         ...
 
     async def status(
         self, message_ids: str | int | Iterable[str | int] | AsyncIterable[str | int], /
     ) -> StatusReport:
         """Delivery statuses of messages, by the ids ``send`` put in ``SendResult.sent``."""
+        ...
+
+    async def wait_for_final(
+        self,
+        message_ids: Iterable[str | int],
+        /,
+        *,
+        timeout: float | None = ...,  # noqa: ASYNC109 - a polling deadline
+    ) -> StatusReport:
+        """Poll until every message has a final status, or ``timeout`` seconds pass."""
         ...
 
     async def balance(self) -> Balance:

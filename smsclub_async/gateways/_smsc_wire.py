@@ -28,22 +28,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import msgspec
 
+from .._decipher import Refusal
+from .._decoding import decode as decode_json
+from .._decoding import to_code, to_decimal
 from .._errors import (
     APIError,
     AuthenticationError,
+    InsufficientFundsError,
     NotFoundError,
     RateLimitedError,
     ValidationError,
+    gateway_error,
 )
 from .._status import DeliveryStatus, SenderState
-from ._errors import InsufficientFundsError, gateway_error
-from ._exchange import Refusal
-from ._json import decode_json
 from ._results import SmscSender
 
 __all__ = [
@@ -190,17 +191,6 @@ def decode_status_answers(body: bytes) -> list[StatusAnswer]:
     return decoded if isinstance(decoded, list) else [decoded]
 
 
-def to_decimal(value: object) -> Decimal | None:
-    """A money amount as an exact Decimal; ``None`` for a missing or unreadable one."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
-
-
 # ----------------------------------------------------------------- errors
 
 
@@ -259,11 +249,7 @@ def _real_id(raw: object) -> str | None:
 def _json_error(parsed: Any) -> ErrorInfo | None:
     if not isinstance(parsed, dict) or ("error_code" not in parsed and "error" not in parsed):
         return None
-    raw_code = parsed.get("error_code")
-    try:
-        code = int(str(raw_code).strip())
-    except ValueError:
-        code = 0  # an error without a readable code: "undocumented error"
+    code = to_code(parsed.get("error_code")) or 0  # unreadable: "undocumented error"
     description = parsed.get("error")
     return ErrorInfo(
         abs(code),
@@ -278,12 +264,12 @@ def _xml_error(body: bytes) -> ErrorInfo | None:
         return None
     inner = match[1].decode("utf-8", "replace")
     code = re.search(_XML_TAG.format("error_code"), inner, re.S)
-    if code is None or not code[1].lstrip("-").isdigit():
+    if code is None or to_code(code[1]) is None:
         return None
     description = re.search(_XML_TAG.format("error"), inner, re.S)
     message_id = re.search(_XML_TAG.format("id"), inner, re.S)
     return ErrorInfo(
-        abs(int(code[1])),
+        abs(to_code(code[1]) or 0),
         description[1] if description else "",
         _real_id(message_id[1]) if message_id else None,
     )
@@ -477,9 +463,8 @@ def delivery_status(raw: object) -> DeliveryStatus:
         (<DeliveryStatus.DELIVRD: 'DELIVRD'>, <DeliveryStatus.ENROUTE: 'ENROUTE'>, \
 <DeliveryStatus.UNKNOWN: 'UNKNOWN'>)
     """
-    try:
-        code = int(str(raw).strip())
-    except ValueError:
+    code = to_code(raw if isinstance(raw, int | str) else str(raw))
+    if code is None:
         return DeliveryStatus.UNKNOWN
     known = STATUSES.get(code)
     if known is not None:
@@ -531,9 +516,7 @@ def _text_row(line: str, fmt: int) -> dict[str, Any]:
 def _sender(row: dict[str, Any]) -> SmscSender:
     name = str(row.get("sender", row.get("name", ""))).strip()
     raw_status = row.get("status")
-    status: int | None = None
-    if raw_status is not None and str(raw_status).strip().lstrip("-").isdigit():
-        status = int(str(raw_status).strip())
+    status = None if raw_status is None else to_code(str(raw_status))
     operators = {str(k): str(v) for k, v in row.items() if k not in _LIST_FIELDS}
     if status is not None:
         state = _SENDER_STATES.get(status, SenderState.UNKNOWN)

@@ -35,11 +35,18 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .._errors import APIError, AuthenticationError, ServerError, ValidationError
+from .._decipher import Refusal
+from .._decoding import decode as decode_json
+from .._decoding import to_code
+from .._errors import (
+    APIError,
+    AuthenticationError,
+    InsufficientFundsError,
+    ServerError,
+    ValidationError,
+    gateway_error,
+)
 from .._status import DeliveryStatus
-from ._errors import InsufficientFundsError, gateway_error
-from ._exchange import Refusal
-from ._json import decode_json
 
 __all__ = [
     "ERRORS",
@@ -129,8 +136,7 @@ class StatusAnswer(_Answer, frozen=True, kw_only=True):
 
 
 def _code(raw: object) -> int | None:
-    text = str(raw).strip()
-    return int(text) if re.fullmatch(r"-?\d+", text) else None
+    return to_code(raw)
 
 
 def parse_error(body: bytes) -> ErrorAnswer | None:

@@ -27,39 +27,43 @@ from typing import Any
 
 import httpx
 
+from .._accounting import PhoneIndex, account_failure, fill, unreadable
+from .._client import GatewayClient, SendPlan
 from .._common import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TIMEOUT,
     PersonalMessages,
     Phones,
     SendStream,
+    check_base_url,
+    check_chunk_size,
+    check_lifetime,
     check_max_parts,
+    check_secret,
     check_text,
+    default_sender,
     nonempty,
+    too_many_parts,
 )
+from .._decipher import Decipher, Refusal, http_refusal
+from .._decoding import WireDecodeError, decode, to_code, to_count, to_decimal
 from .._errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
-    DecodeError,
     NotFoundError,
     RateLimitedError,
     ServerError,
-    SmsClubError,
     ValidationError,
 )
-from .._fanout import fan_out
 from .._limiter import RateLimiter, token_fingerprint
-from .._outcomes import DUPLICATE_OF_OUR_RETRY, NOT_MENTIONED, match_phone
 from .._phones import Chunk, chunk_messages, chunk_phones
-from .._results import Balance, SendResult, StatusReport
+from .._pipeline import Outcome, Priority
+from .._results import Balance, StatusReport
 from .._retry import RetryPolicy
-from .._wire import WireDecodeError
+from .._version import __version__
 from . import _smsc_wire as wire
-from ._base import GatewayClient, check_base_url
-from ._exchange import Judge, Outcome, Refusal
-from ._json import decode_json
-from ._keys import MessageRefs, message_key, pair_chunks
+from ._keys import MessageRefs, form_body, message_key, pair_chunks, parse_ref
 from ._limits import default_limiter
 from ._results import HlrResult, SmscCost, SmscSender, SmscSendResult
 
@@ -92,18 +96,28 @@ LOGIN_ENV = "SMSC_LOGIN"
 PASSWORD_ENV = "SMSC_PASSWORD"  # noqa: S105 - the name of the variable, not a secret
 API_KEY_ENV = "SMSC_API_KEY"
 BASE_URL_ENV = "SMSC_BASE_URL"
+SENDER_ENV = "SMSC_SENDER"
 
 _CURRENCIES = {"kz": "KZT", "ru": "RUB", "ua": "UAH", "tj": "TJS"}
 _RESERVED = frozenset(
     {"login", "psw", "apikey", "fmt", "charset", "phones", "mes", "list", "cost", "op", "hlr"}
 )
-_HTTP_ADVICE: dict[type[APIError], str] = {
+_FORM_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "Accept": "application/json",
+    "User-Agent": f"smsclub-async/{__version__}",
+}
+ADVICE: dict[type[APIError], str] = {
     ValidationError: "check the request parameters",
     AuthenticationError: "check the SMSC login and password or API key",
     RateLimitedError: "slow down; SMSC allows fewer than 15 requests in flight per login",
     ServerError: "SMSC is temporarily unavailable; try again later",
     APIError: "unexpected HTTP status from SMSC",
 }
+DUPLICATE_OF_CALLER = (
+    "not sent: SMSC refused it as a repeat of an identical request made less than"
+    " a minute ago (error 9)"
+)
 _MAX_LIFETIME = 24 * 60
 
 
@@ -125,13 +139,9 @@ def _deferred_param(when: datetime | timedelta | str) -> str:
 
 
 def _lifetime_param(lifetime: int) -> str:
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int):
-        raise TypeError(f"lifetime must be a whole number of minutes, got {lifetime!r}")
-    if not 1 <= lifetime <= _MAX_LIFETIME:
-        raise ValueError(
-            f"lifetime must be 1 to {_MAX_LIFETIME} minutes (24 hours), got {lifetime}"
-        )
-    return f"{lifetime // 60:02d}:{lifetime % 60:02d}"
+    minutes = check_lifetime(lifetime, maximum=_MAX_LIFETIME)  # SMSC keeps a message 24 h
+    assert minutes is not None
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _list_param(chunk: Chunk) -> str:
@@ -142,111 +152,82 @@ def _list_param(chunk: Chunk) -> str:
     )
 
 
-def _cancelled(chunk: Chunk, maybe_processed: bool) -> SendResult:
-    result = SmscSendResult(failed=dict(chunk.rejected))
-    for phone in chunk.phones:
-        if maybe_processed:
-            result.unknown[phone] = "maybe sent: cancelled while in flight"
-        else:
-            result.failed[phone] = "not sent: cancelled before sending"
-    return result
+def decipher(kind: wire.Kind, endpoint: str, scrub: Callable[[str], str]) -> Decipher:
+    """The reading of every SMSC answer: an HTTP status, or an error code in a 200.
 
+    The codes mean different things per endpoint (``kind``); the refusal's
+    ``refusals`` count doubles the wait after a repeated block (error 4).
+    """
 
-def _rejected_only(chunk: Chunk) -> SendResult:
-    return SmscSendResult(failed=dict(chunk.rejected))
-
-
-def _refused(chunk: Chunk, outcome: Outcome, result: SmscSendResult) -> SmscSendResult:
-    """A send that ended in an error: ``unknown`` if it may have gone out, else ``failed``."""
-    refusal = outcome.refusal
-    issued = ""
-    if refusal is not None and refusal.message_id:
-        result.message_ids.append(refusal.message_id)
-        issued = f" (the gateway issued id {refusal.message_id})"
-    duplicate = refusal is not None and refusal.duplicate
-    if outcome.maybe_processed:
-        # Whatever refused the retry says nothing about the attempt that may have gone out.
-        reason = (
-            DUPLICATE_OF_OUR_RETRY.replace("453", "error 9")
-            if duplicate
-            else f"maybe sent: an attempt may have been processed, and then: {outcome.error}"
+    def read(status: int, headers: httpx.Headers, body: bytes, refusals: int) -> Refusal | None:
+        info = wire.parse_error(body)
+        if 200 <= status < 300:
+            if info is None:
+                return None
+            return wire.refusal_for(kind, info, refusals + 1, endpoint=endpoint, scrub=scrub)
+        message = scrub(info.description) if info is not None else None
+        return http_refusal(
+            status, headers, endpoint=endpoint, gateway_message=message or None, advice=ADVICE
         )
-        result.unknown.update(dict.fromkeys(chunk.phones, reason))
-    else:
-        reason = (
-            "not sent: SMSC refused it as a repeat of an identical request made less than"
-            " a minute ago (error 9)"
-            if duplicate
-            else f"not sent: {outcome.error}{issued}"
-        )
-        result.failed.update(dict.fromkeys(chunk.phones, reason))
-    if not duplicate:  # as SmsClub's 453: a duplicate is reported per phone, not raised
-        result.error = outcome.error
-    return result
+
+    return read
 
 
-def _per_phone(
-    chunk: Chunk, message_id: str, entries: list[wire.PhoneAnswer], result: SmscSendResult
-) -> None:
-    """Read the ``op=1`` report: numbers with an error code were refused, the rest sent."""
-    pending = dict.fromkeys(chunk.phones)
-    by_tail: dict[str, list[str]] = {}
-    for phone in chunk.phones:
-        by_tail.setdefault(phone[-9:], []).append(phone)
-    for entry in entries:
-        matched = match_phone(str(entry.phone), pending, by_tail)
-        if matched is None:
-            continue
-        del pending[matched]
-        code = str(entry.error if entry.error is not None else "").strip()
-        if code and code.lstrip("-") != "0":
-            number = int(code.lstrip("-")) if code.lstrip("-").isdigit() else 0
-            meaning = wire.ERRORS["send"].get(number)
-            what = meaning.meaning if meaning else "undocumented error code"
-            result.failed[matched] = f"not sent: SMSC error {code} ({what})"
-        else:
-            result.sent[message_key(message_id, matched)] = matched
-    result.unknown.update(dict.fromkeys(pending, NOT_MENTIONED))
-
-
-def interpret_send(
-    chunk: Chunk,
-    outcome: Outcome,
-    *,
-    endpoint: str,
-    decode_error: Callable[[str, bytes, str], DecodeError],
-) -> SmscSendResult:
+def account_send(chunk: Chunk, outcome: Outcome) -> SmscSendResult:
     """Account for every phone of a chunk given how its ``send.php`` request ended (pure)."""
     result = SmscSendResult(failed=dict(chunk.rejected), requests=outcome.attempts)
-    if outcome.error is not None:
-        return _refused(chunk, outcome, result)
-    assert outcome.body is not None
+    if outcome.body is None:
+        if outcome.refusal is not None and outcome.refusal.message_id:
+            result.message_ids.append(outcome.refusal.message_id)
+        account_failure(result, chunk, outcome, duplicate_of_caller=DUPLICATE_OF_CALLER)
+        return result
     try:
-        answer = decode_json(wire.SendAnswer, outcome.body)
+        answer = decode(wire.SendAnswer, outcome.body)
     except WireDecodeError as exc:
         problem: str | None = str(exc)
     else:
         problem = None if answer.id is not None else "the answer carries no message id"
     if problem is not None:
-        # An accepted answer we cannot read: the messages may be out.
-        error = decode_error(endpoint, outcome.body, f"{problem}; the messages may have been sent")
-        result.error = error
-        reason = f"maybe sent: the answer could not be read ({error})"
-        result.unknown.update(dict.fromkeys(chunk.phones, reason))
-        return result
+        return unreadable(result, chunk, endpoint=wire.SEND, body=outcome.body, problem=problem)
 
     message_id = str(answer.id)
     result.message_ids.append(message_id)
-    result.parts = int(wire.to_decimal(answer.cnt) or 0)
-    result.cost = wire.to_decimal(answer.cost) or Decimal(0)
-    result.balance = wire.to_decimal(answer.balance)
+    result.parts = to_count(answer.cnt) or 0
+    result.cost = to_decimal(answer.cost) or Decimal(0)
+    result.balance = to_decimal(answer.balance)
     entries = wire.phone_answers(answer)
-    if entries:
-        _per_phone(chunk, message_id, entries, result)
-    else:
+    if not entries:
         # No per-number report: the request was accepted for every number it named.
         for phone in chunk.phones:
             result.sent[message_key(message_id, phone)] = phone
+        return result
+    # The op=1 report: numbers with an error code were refused, the rest sent.
+    index = PhoneIndex(chunk.phones)
+    for entry in entries:
+        matched = index.claim(entry.phone)
+        if matched is None:
+            continue
+        raw = "" if entry.error is None else str(entry.error).strip()
+        code = to_code(raw) if raw else 0
+        key = message_key(message_id, matched)
+        if code is None:
+            # An unreadable code ("²", "--5") after an accepted request: maybe sent.
+            result.unknown[matched] = (
+                f"maybe sent: SMSC accepted the request but reported an unreadable code"
+                f" {raw[:20]!r} for this number; look it up with status({key!r})"
+            )
+        elif code:
+            meaning = wire.ERRORS["send"].get(abs(code))
+            what = meaning.meaning if meaning else "undocumented error code"
+            result.failed[matched] = f"not sent: SMSC error {code} ({what})"
+        else:
+            result.sent[key] = matched
+    fill(
+        result,
+        list(index.pending),
+        maybe=True,
+        reason="the gateway's answer did not mention this number",
+    )
     return result
 
 
@@ -284,7 +265,6 @@ class SmscClient(GatewayClient):
     """
 
     _gateway = "SMSC"
-    _http_advice = _HTTP_ADVICE
     _poll_interval = 15.0  # at most 5 identical status requests a minute
 
     def __init__(
@@ -294,42 +274,52 @@ class SmscClient(GatewayClient):
         *,
         api_key: str | None = None,
         base_url: str | None = None,
+        sender: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         max_in_flight: int = SMSC_MAX_IN_FLIGHT,
         rate_limit: int | None = None,
         limiter: RateLimiter | None = None,
-        retry: RetryPolicy = SMSC_READ_RETRY,
-        send_retry: RetryPolicy = SMSC_SEND_RETRY,
+        retry: RetryPolicy | int = SMSC_READ_RETRY,
+        send_retry: RetryPolicy | int = SMSC_SEND_RETRY,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         chunk_size: int = 100,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        journal: Any = None,
     ) -> None:
         if login is None and password is None and api_key is None:
             login = os.environ.get(LOGIN_ENV)
             password = os.environ.get(PASSWORD_ENV)
             api_key = os.environ.get(API_KEY_ENV)
+        missing = (
+            "no SMSC credentials: pass login= and password= (or api_key=), or set"
+            f" {LOGIN_ENV} and {PASSWORD_ENV} (or {API_KEY_ENV})"
+        )
         if api_key:
             if login or password:
                 raise ConfigurationError("pass either api_key or login and password, not both")
+            api_key = check_secret(api_key, "api_key", missing=missing)
             self._credentials = {"apikey": api_key}
             identity = f"api_key=sha256:{token_fingerprint(api_key)}"
             account = f"apikey:{token_fingerprint(api_key)}"
         elif login and password:
+            login = check_secret(login, "login", missing=missing)
+            password = check_secret(password, "password", missing=missing)
             self._credentials = {"login": login, "psw": password}
             identity = f"login={login!r}"
             account = f"login:{login}"
         else:
-            raise ConfigurationError(
-                "no SMSC credentials: pass login= and password= (or api_key=), or set"
-                f" {LOGIN_ENV} and {PASSWORD_ENV} (or {API_KEY_ENV})"
-            )
+            raise ConfigurationError(missing)
+        self.chunk_size = check_chunk_size(chunk_size)
         url = check_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_SMSC_BASE_URL)
         host = urllib.parse.urlsplit(url).hostname or ""
         self._currency = _CURRENCIES.get(host.rsplit(".", 1)[-1], "")
+        self.sender = default_sender(sender, SENDER_ENV)
+        """The sender name of sends that name none (``SMSC_SENDER`` by default)."""
         super().__init__(
             base_url=url,
+            headers=_FORM_HEADERS,
             identity=identity,
             secrets=[v for k, v in self._credentials.items() if k != "login"],
             limiter=limiter
@@ -341,22 +331,32 @@ class SmscClient(GatewayClient):
             timeout=timeout,
             retry=retry,
             send_retry=send_retry,
+            default_retry=SMSC_READ_RETRY,
+            default_send_retry=SMSC_SEND_RETRY,
             max_concurrency=max_concurrency,
-            chunk_size=chunk_size,
             event_hooks=event_hooks,
+            journal=journal,
         )
+        self._read: dict[wire.Kind, Decipher] = {
+            "send": decipher("send", wire.SEND, self._scrub),
+            "cost": decipher("cost", wire.SEND, self._scrub),
+            "status": decipher("status", wire.STATUS, self._scrub),
+            "balance": decipher("balance", wire.BALANCE, self._scrub),
+            "senders": decipher("senders", wire.SENDERS, self._scrub),
+        }
 
-    def _auth(self) -> dict[str, str]:
-        return dict(self._credentials)
+    def _body(self, params: Mapping[str, str]) -> bytes:
+        return form_body({**self._credentials, **params})
 
-    def _judge(self, kind: wire.Kind, endpoint: str) -> Judge:
-        def judge(body: bytes, number: int) -> Refusal | None:
-            info = wire.parse_error(body)
-            if info is None:
-                return None
-            return wire.refusal_for(kind, info, number, endpoint=endpoint, scrub=self._scrub)
+    async def _ask(self, kind: wire.Kind, endpoint: str, params: Mapping[str, str]) -> bytes:
+        """An idempotent request: the body of its accepted answer, or the error raised."""
+        return await self._call(endpoint, self._body(params), self._read[kind])
 
-        return judge
+    def _decoded(self, kind: type[Any], endpoint: str, body: bytes) -> Any:
+        try:
+            return decode(kind, body)
+        except WireDecodeError as exc:
+            raise self._decode_error(endpoint, body, str(exc)) from exc
 
     # ----------------------------------------------------------------- sending
 
@@ -372,8 +372,9 @@ class SmscClient(GatewayClient):
         extra: Mapping[str, str | int] | None,
     ) -> dict[str, str]:
         params = {"fmt": "3", "charset": "utf-8", "cost": "3", "op": "1"}
-        if sender is not None:
-            params["sender"] = check_text(sender, "sender")
+        chosen = sender if sender is not None else self.sender
+        if chosen is not None:
+            params["sender"] = check_text(chosen, "sender")
         if translit:
             params["translit"] = str(int(translit))
         if deferred is not None:
@@ -403,6 +404,9 @@ class SmscClient(GatewayClient):
         message_id: str | int | None = None,
         max_parts: int | None = None,
         extra: Mapping[str, str | int] | None = None,
+        key: str | None = None,
+        priority: Priority | None = None,
+        deadline: float | timedelta | datetime | None = None,
     ) -> SmscSendResult:
         """Send one message to any number of recipients (``send.php``).
 
@@ -412,7 +416,8 @@ class SmscClient(GatewayClient):
         Args:
             phones: one number, or any iterable or async iterable of numbers.
             message: the text (``mes``).
-            sender: a registered sender name; the account's default without it.
+            sender: a registered sender name; the client's default (``SMSC_SENDER``)
+                without it, else the account's.
             translit: 1 (or True) to transliterate Cyrillic, 2 for the "mpaHc" style.
             deferred: when to send: an aware ``datetime``, a ``timedelta`` from now,
                 or SMSC's own ``time`` string.
@@ -421,6 +426,9 @@ class SmscClient(GatewayClient):
             message_id: your own id for the request (``id``); else SMSC assigns one.
             max_parts: refuse the message before any request if it needs more parts.
             extra: other documented ``send.php`` parameters, passed as they are.
+            key: an idempotency key (see :meth:`SmsClub.send`).
+            priority: the limiter lane (see :meth:`SmsClub.send`).
+            deadline: no request leaves after it (see :meth:`SmsClub.send`).
 
         Returns:
             Every recipient in ``sent`` (``"<id>:<phone>"`` -> phone), ``failed``
@@ -443,6 +451,9 @@ class SmscClient(GatewayClient):
             message_id=message_id,
             max_parts=max_parts,
             extra=extra,
+            key=key,
+            priority=priority,
+            deadline=deadline,
         )
         return await self._collect(stream, SmscSendResult)
 
@@ -459,6 +470,9 @@ class SmscClient(GatewayClient):
         message_id: str | int | None = None,
         max_parts: int | None = None,
         extra: Mapping[str, str | int] | None = None,
+        key: str | None = None,
+        priority: Priority | None = None,
+        deadline: float | timedelta | datetime | None = None,
     ) -> SendStream:
         """Like :meth:`send`, yielding one :class:`SmscSendResult` per finished request."""
         check_text(message, "message")
@@ -473,32 +487,42 @@ class SmscClient(GatewayClient):
             extra=extra,
         )
         params["mes"] = message
-        return self._phones_stream(phones, params)
+        return self._phones_stream(phones, params, key, priority, deadline)
 
-    def _phones_stream(self, phones: Phones, params: dict[str, str]) -> SendStream:
+    def _phones_stream(
+        self,
+        phones: Phones,
+        params: dict[str, str],
+        key: str | None,
+        priority: Priority | None,
+        deadline: float | timedelta | datetime | None,
+    ) -> SendStream:
         if isinstance(phones, Iterable) and not isinstance(phones, str):
             phones = nonempty(phones, "phones")
         elif isinstance(phones, str) and not phones.strip():
             raise ValueError("phones must name at least one recipient")
 
-        def payload(chunk: Chunk) -> bytes:
-            return self._payload({**params, "phones": ",".join(chunk.phones)})
+        def build(chunk: Chunk) -> bytes:
+            return self._body({**params, "phones": ",".join(chunk.phones)})
 
-        return self._send_stream(chunk_phones(phones, size=self.chunk_size), payload)
+        return self._send_stream(
+            chunk_phones(phones, size=self.chunk_size),
+            self._plan(build, params),
+            key=key,
+            priority=priority,
+            deadline=deadline,
+            recipients=phones,
+            chunk_size=self.chunk_size,
+        )
 
-    def _send_stream(
-        self, chunks: AsyncIterator[Chunk], payload: Callable[[Chunk], bytes]
-    ) -> SendStream:
-        return self._stream(
-            chunks,
+    def _plan(self, build: Callable[[Chunk], bytes], params: Mapping[str, str]) -> SendPlan:
+        return SendPlan(
             endpoint=wire.SEND,
-            payload=payload,
-            judge=self._judge("send", wire.SEND),
-            interpret=lambda chunk, outcome: interpret_send(
-                chunk, outcome, endpoint=wire.SEND, decode_error=self._decode_error
-            ),
-            cancelled=_cancelled,
-            rejected_only=_rejected_only,
+            build=build,
+            decipher=self._read["send"],
+            account=account_send,
+            result_type=SmscSendResult,
+            fingerprint="|".join(f"{k}={v}" for k, v in sorted(params.items())),
         )
 
     async def send_personalized(
@@ -512,16 +536,20 @@ class SmscClient(GatewayClient):
         flash: bool = False,
         message_id: str | int | None = None,
         max_parts: int | None = None,
+        key: str | None = None,
+        priority: Priority | None = None,
+        deadline: float | timedelta | datetime | None = None,
     ) -> SmscSendResult:
         """Send each recipient its own text in one request per chunk (the ``list`` parameter).
 
         The other arguments (``sender``, ``translit``, ``deferred``, ``lifetime``,
-        ``flash``, ``message_id``, ``max_parts``), the result and the errors are as
-        for :meth:`send`.
+        ``flash``, ``message_id``, ``max_parts``, ``key``, ``priority``,
+        ``deadline``), the result and the errors are as for :meth:`send`.
 
         Args:
             messages: a mapping phone -> text, or (phone, text) pairs, sync or async;
-                the first text of a phone wins.
+                the first text of a phone wins. A text that is empty or longer than
+                ``max_parts`` puts its phone in ``failed``; the others are sent.
         """
         stream = self.send_personalized_iter(
             messages,
@@ -532,6 +560,9 @@ class SmscClient(GatewayClient):
             flash=flash,
             message_id=message_id,
             max_parts=max_parts,
+            key=key,
+            priority=priority,
+            deadline=deadline,
         )
         return await self._collect(stream, SmscSendResult)
 
@@ -546,8 +577,12 @@ class SmscClient(GatewayClient):
         flash: bool = False,
         message_id: str | int | None = None,
         max_parts: int | None = None,
+        key: str | None = None,
+        priority: Priority | None = None,
+        deadline: float | timedelta | datetime | None = None,
     ) -> SendStream:
         """Like :meth:`send_personalized`, yielding one result per finished request."""
+        check_max_parts("x", max_parts)
         params = self._send_params(
             sender=sender,
             translit=translit,
@@ -558,20 +593,30 @@ class SmscClient(GatewayClient):
             extra=None,
         )
         if isinstance(messages, Mapping):
+            # Already in memory: a bad text is refused before any request.
             if not messages:
                 raise ValueError("messages must hold at least one (phone, text) pair")
             for text in messages.values():
                 check_text(text, "every message")
                 check_max_parts(text, max_parts)
-        elif isinstance(messages, Iterable):
+        elif isinstance(messages, Iterable) and not isinstance(messages, str | bytes):
             messages = nonempty(messages, "messages")
 
-        def payload(chunk: Chunk) -> bytes:
-            for text in chunk.messages:
-                check_max_parts(text, max_parts)
-            return self._payload({**params, "list": _list_param(chunk)})
+        def build(chunk: Chunk) -> bytes:
+            return self._body({**params, "list": _list_param(chunk)})
 
-        return self._send_stream(chunk_messages(messages, size=self.chunk_size), payload)
+        chunks = chunk_messages(
+            messages, size=self.chunk_size, check=lambda text: too_many_parts(text, max_parts)
+        )
+        return self._send_stream(
+            chunks,
+            self._plan(build, params),
+            key=key,
+            priority=priority,
+            deadline=deadline,
+            recipients=messages,
+            chunk_size=self.chunk_size,
+        )
 
     async def hlr(self, phones: Phones) -> SmscSendResult:
         """Start an HLR lookup of each number (``hlr=1``): no SMS reaches the phone.
@@ -580,7 +625,9 @@ class SmscClient(GatewayClient):
         their answers with :meth:`hlr_results` once they are final.
         """
         params = {"fmt": "3", "charset": "utf-8", "cost": "3", "op": "1", "hlr": "1"}
-        return await self._collect(self._phones_stream(phones, params), SmscSendResult)
+        return await self._collect(
+            self._phones_stream(phones, params, None, None, None), SmscSendResult
+        )
 
     # ----------------------------------------------------------------- reading
 
@@ -608,31 +655,21 @@ class SmscClient(GatewayClient):
         )
         params.update({"mes": message, "cost": "1"})
         del params["op"]
-        judge = self._judge("cost", wire.SEND)
 
-        async def price(chunk: Chunk) -> SmscCost | SmsClubError:
+        async def price(chunk: Chunk) -> SmscCost:
             if not chunk.phones:
                 return SmscCost(Decimal(0), 0)
-            try:
-                body = await self._call(
-                    wire.SEND, {**params, "phones": ",".join(chunk.phones)}, judge
-                )
-                answer = decode_json(wire.CostAnswer, body)
-            except WireDecodeError as exc:
-                return self._decode_error(wire.SEND, body, str(exc))
-            except SmsClubError as exc:
-                return exc
-            amount = wire.to_decimal(answer.cost)
+            body = await self._ask("cost", wire.SEND, {**params, "phones": ",".join(chunk.phones)})
+            answer = self._decoded(wire.CostAnswer, wire.SEND, body)
+            amount = to_decimal(answer.cost)
             if amount is None:
-                return self._decode_error(wire.SEND, body, f"cost is not a number: {answer.cost!r}")
-            return SmscCost(amount, int(wire.to_decimal(answer.cnt) or 0))
+                raise self._decode_error(
+                    wire.SEND, body, f"cost is not a number: {answer.cost!r:.60}"
+                )
+            return SmscCost(amount, to_count(answer.cnt) or 0)
 
         total, parts, any_phone = Decimal(0), 0, False
-        async for part in fan_out(
-            chunk_phones(phones, size=self.chunk_size), price, limit=self.max_concurrency
-        ):
-            if isinstance(part, SmsClubError):
-                raise part
+        async for part in self._reads(chunk_phones(phones, size=self.chunk_size), price):
             total += part.cost
             parts += part.parts
             any_phone = True
@@ -640,11 +677,16 @@ class SmscClient(GatewayClient):
             raise ValueError("phones must name at least one recipient")
         return SmscCost(total, parts)
 
+    def _canonical_id(self, raw: object) -> str:
+        message_id, phone = parse_ref(raw)
+        return message_id if phone is None else message_key(message_id, phone)
+
     async def status(self, message_ids: MessageRefs) -> StatusReport:
         """Delivery status of messages named by key (``"<id>:<phone>"``) or (id, phone) pair.
 
         Args:
             message_ids: keys as issued (``result.sent`` works) or pairs, sync or async.
+                None at all is an empty report.
 
         Returns:
             A :class:`StatusReport`: key -> :class:`DeliveryStatus`, with ``raw`` the
@@ -652,22 +694,26 @@ class SmscClient(GatewayClient):
             (status -3).
 
         Raises:
-            ValueError: no keys, or a bare id without its phone.
+            ValueError: a bare id without its phone.
             SmsClubError: a request failed for good; ``partial`` holds the rest.
         """
-        report = StatusReport()
-        try:
-            async for answers, pairs in self._status_answers(message_ids, all_fields=False):
-                report.merge(_report(pairs, answers))
-        except SmsClubError as exc:
-            exc.partial = report
-            raise
-        return report
+
+        async def fetch(chunk: list[tuple[str, str | None]]) -> StatusReport:
+            answers, pairs = await self._status_answers(chunk, all_fields=False)
+            return _report(pairs, answers)
+
+        return await self._report(_with_phones(message_ids, self.chunk_size), fetch)
 
     async def hlr_results(self, message_ids: MessageRefs) -> dict[str, HlrResult]:
         """The answers of HLR lookups started with :meth:`hlr`, by key (``all=1`` status)."""
+
+        async def fetch(
+            chunk: list[tuple[str, str | None]],
+        ) -> tuple[list[wire.StatusAnswer] | None, list[tuple[str, str]]]:
+            return await self._status_answers(chunk, all_fields=True)
+
         results: dict[str, HlrResult] = {}
-        async for answers, pairs in self._status_answers(message_ids, all_fields=True):
+        async for answers, pairs in self._reads(_with_phones(message_ids, self.chunk_size), fetch):
             for key, answer in _pair_answers(pairs, answers).items():
                 raw = str(answer.status)
                 results[key] = HlrResult(
@@ -688,56 +734,33 @@ class SmscClient(GatewayClient):
         return results
 
     async def _status_answers(
-        self, refs: MessageRefs, *, all_fields: bool
-    ) -> AsyncIterator[tuple[list[wire.StatusAnswer] | None, list[tuple[str, str]]]]:
-        self._open()
-        judge = self._judge("status", wire.STATUS)
-
-        async def fetch(
-            chunk: list[tuple[str, str | None]],
-        ) -> tuple[list[wire.StatusAnswer] | None, list[tuple[str, str]]] | SmsClubError:
-            pairs = [(message_id, phone) for message_id, phone in chunk if phone is not None]
-            params = {
-                "fmt": "3",
-                "charset": "utf-8",
-                "all": "1" if all_fields else "0",
-                "id": ",".join(message_id for message_id, _ in pairs),
-                "phone": ",".join(phone for _, phone in pairs),
-            }
-            try:
-                body = await self._call(wire.STATUS, params, judge)
-                return wire.decode_status_answers(body), pairs
-            except NotFoundError:
-                return None, pairs  # error 3: SMSC knows none of them
-            except WireDecodeError as exc:
-                return self._decode_error(wire.STATUS, body, str(exc))
-            except SmsClubError as exc:
-                return exc
-
-        got_any = False
-        async for part in fan_out(
-            _with_phones(refs, self.chunk_size), fetch, limit=self.max_concurrency
-        ):
-            if isinstance(part, SmsClubError):
-                raise part
-            got_any = True
-            yield part
-        if not got_any:
-            raise ValueError("message_ids must hold at least one message key")
+        self, chunk: list[tuple[str, str | None]], *, all_fields: bool
+    ) -> tuple[list[wire.StatusAnswer] | None, list[tuple[str, str]]]:
+        pairs = [(message_id, phone) for message_id, phone in chunk if phone is not None]
+        params = {
+            "fmt": "3",
+            "charset": "utf-8",
+            "all": "1" if all_fields else "0",
+            "id": ",".join(message_id for message_id, _ in pairs),
+            "phone": ",".join(phone for _, phone in pairs),
+        }
+        try:
+            body = await self._ask("status", wire.STATUS, params)
+        except NotFoundError:
+            return None, pairs  # error 3: SMSC knows none of them
+        try:
+            return wire.decode_status_answers(body), pairs
+        except WireDecodeError as exc:
+            raise self._decode_error(wire.STATUS, body, str(exc)) from exc
 
     async def balance(self) -> Balance:
         """The account balance (``balance.php`` with ``cur=1``)."""
-        body = await self._call(
-            wire.BALANCE, {"fmt": "3", "cur": "1"}, self._judge("balance", wire.BALANCE)
-        )
-        try:
-            answer = decode_json(wire.BalanceAnswer, body)
-        except WireDecodeError as exc:
-            raise self._decode_error(wire.BALANCE, body, str(exc)) from exc
-        money = wire.to_decimal(answer.balance)
+        body = await self._ask("balance", wire.BALANCE, {"fmt": "3", "cur": "1"})
+        answer = self._decoded(wire.BalanceAnswer, wire.BALANCE, body)
+        money = to_decimal(answer.balance)
         if money is None:
             raise self._decode_error(
-                wire.BALANCE, body, f"balance is not a number: {answer.balance!r}"
+                wire.BALANCE, body, f"balance is not a number: {answer.balance!r:.60}"
             )
         cents = money.quantize(Decimal("0.01"))
         return Balance(
@@ -756,7 +779,7 @@ class SmscClient(GatewayClient):
         params = {"get": "1", "fmt": "3", "charset": "utf-8"}
         if all_names:
             params["all"] = "1"
-        body = await self._call(wire.SENDERS, params, self._judge("senders", wire.SENDERS))
+        body = await self._ask("senders", wire.SENDERS, params)
         try:
             return wire.parse_senders(body, 3)
         except WireDecodeError as exc:
@@ -764,33 +787,57 @@ class SmscClient(GatewayClient):
 
     async def add_sender(self, sender: str, *, comment: str | None = None) -> str:
         """Apply for a new sender name; returns its id (it starts awaiting moderation)."""
+        params = {"add": "1", "sender": check_text(sender, "sender")}
+        if comment:
+            params["cmt"] = comment
+        answer = await self._sender_op(params, wire.AddSenderAnswer)
+        return str(answer.sender)
+
+    async def change_sender(
+        self, sender_id: str | int, *, sender: str, comment: str | None = None
+    ) -> None:
+        """Rename a sender name, by its id (``chg=1``); it goes back to moderation."""
         params = {
-            "add": "1",
+            "chg": "1",
+            "id": check_text(str(sender_id), "sender_id"),
             "sender": check_text(sender, "sender"),
-            "fmt": "3",
-            "charset": "utf-8",
         }
         if comment:
             params["cmt"] = comment
-        body = await self._call(wire.SENDERS, params, self._judge("senders", wire.SENDERS))
-        try:
-            return str(decode_json(wire.AddSenderAnswer, body).sender)
-        except WireDecodeError as exc:
-            raise self._decode_error(wire.SENDERS, body, str(exc)) from exc
+        await self._sender_op(params, wire.ResultAnswer)
+
+    async def send_sender_code(self, sender: str) -> None:
+        """Send a confirmation code to a phone number used as a sender name (``send_code=1``).
+
+        Raises:
+            APIError: error 8 (the code cannot be delivered) or 10 (a code went to
+                this number less than 8 hours ago).
+        """
+        params = {"send_code": "1", "sender": check_text(sender, "sender")}
+        await self._sender_op(params, wire.ResultAnswer)
+
+    async def confirm_sender(self, sender: str, code: str | int) -> None:
+        """Confirm a phone-number sender name with the code it received (``check_code=1``).
+
+        Raises:
+            ValidationError: error 11, the code is wrong.
+        """
+        params = {
+            "check_code": "1",
+            "sender": check_text(sender, "sender"),
+            "code": check_text(str(code), "code"),
+        }
+        await self._sender_op(params, wire.ResultAnswer)
 
     async def delete_sender(self, sender: str) -> None:
         """Delete a sender name. Raises NotFoundError (error 3) for a name SMSC does not have."""
-        params = {
-            "del": "1",
-            "sender": check_text(sender, "sender"),
-            "fmt": "3",
-            "charset": "utf-8",
-        }
-        body = await self._call(wire.SENDERS, params, self._judge("senders", wire.SENDERS))
-        try:
-            decode_json(wire.ResultAnswer, body)
-        except WireDecodeError as exc:
-            raise self._decode_error(wire.SENDERS, body, str(exc)) from exc
+        await self._sender_op(
+            {"del": "1", "sender": check_text(sender, "sender")}, wire.ResultAnswer
+        )
+
+    async def _sender_op(self, params: dict[str, str], answer: type[Any]) -> Any:
+        body = await self._ask("senders", wire.SENDERS, {**params, "fmt": "3", "charset": "utf-8"})
+        return self._decoded(answer, wire.SENDERS, body)
 
 
 async def _with_phones(refs: MessageRefs, size: int) -> AsyncIterator[list[tuple[str, str | None]]]:

@@ -1,9 +1,9 @@
 """SmsteleClient: the SMStele REX400 HTTP API (``cgibin/sendsms``, ``cgibin/status``).
 
-The document's examples put ``login`` and ``psw`` in the URL's query string and
-the rest in a POST body; it also says every parameter may come by GET or POST.
-This client sends them all in the form-encoded POST body, so the password never
-appears in a URL (and so in no proxy or server log).
+Every example of the document puts ``login`` and ``psw`` in the URL's query string
+and the rest in a POST body (it also says every parameter may come by GET or POST):
+this client does the same. The password then travels in the URL, so every text the
+client builds from an answer or an error is scrubbed of it (it never names the URL).
 
 The gateway documents no duplicate protection ("the id need not be unique") and
 no rate limits. So:
@@ -27,38 +27,41 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 
+from .._accounting import NOT_MENTIONED, PhoneIndex, account_failure, fill, unreadable
+from .._client import GatewayClient, SendPlan
 from .._common import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TIMEOUT,
     Phones,
     SendStream,
+    check_base_url,
+    check_chunk_size,
+    check_lifetime,
     check_max_parts,
+    check_secret,
     check_text,
+    default_sender,
     nonempty,
 )
+from .._decipher import Decipher, Refusal, http_refusal
+from .._decoding import WireDecodeError, decode, to_code, to_count
 from .._errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
-    DecodeError,
     RateLimitedError,
     ServerError,
-    SmsClubError,
+    UnsupportedError,
     ValidationError,
 )
-from .._fanout import fan_out
 from .._limiter import RateLimiter
-from .._outcomes import NOT_MENTIONED, match_phone
 from .._phones import Chunk, chunk_phones, normalize_phone
-from .._results import Balance, SendResult, StatusReport
+from .._pipeline import Outcome, Priority
+from .._results import Balance, StatusReport
 from .._retry import RetryPolicy
-from .._wire import WireDecodeError
+from .._version import __version__
 from . import _smstele_wire as wire
-from ._base import GatewayClient, check_base_url
-from ._errors import UnsupportedError
-from ._exchange import Judge, Outcome, Refusal
-from ._json import decode_json
-from ._keys import MessageRefs, message_key, pair_chunks
+from ._keys import MessageRefs, form_body, message_key, pair_chunks, parse_ref
 from ._limits import default_limiter
 from ._results import SmsteleRecipient, SmsteleSendResult
 
@@ -73,25 +76,32 @@ __all__ = [
 DEFAULT_SMSTELE_BASE_URL = "https://rexsmsc.rex400.ru:8882"
 """HTTPS on the gateway's port 8882 (plain HTTP is port 8881)."""
 SMSTELE_MAX_IN_FLIGHT = 10
-SMSTELE_READ_RETRY = RetryPolicy()
+SMSTELE_READ_RETRY = RetryPolicy(deadline=60.0)
 SMSTELE_SEND_RETRY = RetryPolicy(attempts=4, duplicate_window=0.0, window_safety=0.0)
 """No duplicate window: a send that may have been processed is never retried."""
 
 LOGIN_ENV = "SMSTELE_LOGIN"
 PASSWORD_ENV = "SMSTELE_PASSWORD"  # noqa: S105 - the name of the variable, not a secret
 BASE_URL_ENV = "SMSTELE_BASE_URL"
+SENDER_ENV = "SMSTELE_SENDER"
 
 Charset = Literal["utf-8", "windows-1251", "koi8-r"]
 _CHARSETS: tuple[str, ...] = ("utf-8", "windows-1251", "koi8-r")
 # Timestamps in the gateway's answers carry "+03" (Moscow time).
 _GATEWAY_ZONE = timezone(timedelta(hours=3))
-_HTTP_ADVICE: dict[type[APIError], str] = {
+_FORM_HEADERS = {
+    "Content-Type": "application/x-www-form-urlencoded",
+    "Accept": "application/json",
+    "User-Agent": f"smsclub-async/{__version__}",
+}
+ADVICE: dict[type[APIError], str] = {
     ValidationError: "check the request parameters",
     AuthenticationError: "check the SMStele login and password",
     RateLimitedError: "slow down",
     ServerError: "SMStele is temporarily unavailable; try again later",
     APIError: "unexpected HTTP status from SMStele",
 }
+DUPLICATE_OF_CALLER = "not sent: the gateway refused it as a duplicate"
 
 
 def _deferred_param(when: datetime | str) -> str:
@@ -111,38 +121,25 @@ def _lookup_hint(reference: str) -> str:
     return f"; look it up with status({reference!r})"
 
 
-def _cancelled_for(message_id: str) -> Callable[[Chunk, bool], SendResult]:
-    def cancelled(chunk: Chunk, maybe_processed: bool) -> SendResult:
-        result = SmsteleSendResult(failed=dict(chunk.rejected))
-        for phone in chunk.phones:
-            if maybe_processed:
-                reason = "maybe sent: cancelled while in flight" + _lookup_hint(message_id)
-                result.unknown[phone] = reason
-            else:
-                result.failed[phone] = "not sent: cancelled before sending"
-        if maybe_processed:
-            result.message_ids.append(message_id)
-        return result
+def decipher(endpoint: str, scrub: Callable[[str], str]) -> Decipher:
+    """The reading of every REX400 answer: an HTTP status, or a negative code in a 200."""
 
-    return cancelled
+    def read(status: int, headers: httpx.Headers, body: bytes, refusals: int) -> Refusal | None:
+        answer = wire.parse_error(body)
+        if 200 <= status < 300:
+            if answer is None:
+                return None
+            return wire.refusal_for(answer, endpoint=endpoint, scrub=scrub)
+        message = scrub(answer.description.strip()) if answer is not None else None
+        return http_refusal(
+            status, headers, endpoint=endpoint, gateway_message=message or None, advice=ADVICE
+        )
 
-
-def _rejected_only(chunk: Chunk) -> SendResult:
-    return SmsteleSendResult(failed=dict(chunk.rejected))
+    return read
 
 
-def _int(value: object) -> int | None:
-    text = str(value).strip()
-    return int(text) if text.lstrip("-").isdigit() else None
-
-
-def interpret_send(
-    chunk: Chunk,
-    outcome: Outcome,
-    *,
-    message_id: str,
-    endpoint: str,
-    decode_error: Callable[[str, bytes, str], DecodeError],
+def account_send(
+    chunk: Chunk, outcome: Outcome, *, message_id: str, endpoint: str
 ) -> SmsteleSendResult:
     """Account for every phone of a chunk given how its ``sendsms`` request ended (pure).
 
@@ -153,44 +150,44 @@ def interpret_send(
     shows such numbers as "bad" without any code that says they were refused.
     """
     result = SmsteleSendResult(failed=dict(chunk.rejected), requests=outcome.attempts)
-    if outcome.error is not None:
+    if outcome.body is None:
+        account_failure(
+            result,
+            chunk,
+            outcome,
+            duplicate_of_caller=DUPLICATE_OF_CALLER,
+            hint=_lookup_hint(message_id),
+        )
         if outcome.maybe_processed:
-            reason = f"maybe sent: an attempt may have been processed, and then: {outcome.error}"
-            result.unknown.update(dict.fromkeys(chunk.phones, reason + _lookup_hint(message_id)))
             result.message_ids.append(message_id)
-        else:
-            result.failed.update(dict.fromkeys(chunk.phones, f"not sent: {outcome.error}"))
-        result.error = outcome.error
         return result
-    assert outcome.body is not None
     try:
-        answer = decode_json(wire.SendAnswer, outcome.body)
+        answer = decode(wire.SendAnswer, outcome.body)
     except WireDecodeError as exc:
-        error = decode_error(endpoint, outcome.body, f"{exc}; the messages may have been sent")
-        result.error = error
-        reason = f"maybe sent: the answer could not be read ({error})" + _lookup_hint(message_id)
-        result.unknown.update(dict.fromkeys(chunk.phones, reason))
         result.message_ids.append(message_id)
-        return result
+        return unreadable(
+            result,
+            chunk,
+            endpoint=endpoint,
+            body=outcome.body,
+            problem=str(exc),
+            hint=_lookup_hint(message_id),
+        )
 
     issued = str(answer.id).strip() if answer.id is not None and str(answer.id).strip() else ""
     issued = issued or message_id
     result.message_ids.append(issued)
     entries = answer.recipients()
-    counted = _int(answer.cnt)
+    counted = to_count(answer.cnt)
     result.parts = counted or 0
-    listed_parts = sum(max(_int(entry.cnt) or 1, 1) for entry in entries)
+    listed_parts = sum(max(to_count(entry.cnt) or 1, 1) for entry in entries)
     shortfall = counted is not None and counted < listed_parts
 
-    pending = dict.fromkeys(chunk.phones)
-    by_tail: dict[str, list[str]] = {}
-    for phone in chunk.phones:
-        by_tail.setdefault(phone[-9:], []).append(phone)
+    index = PhoneIndex(chunk.phones)
     for entry in entries:
-        matched = match_phone(str(entry.phone), pending, by_tail)
+        matched = index.claim(entry.phone)
         if matched is None:
             continue
-        del pending[matched]
         entry_id = str(entry.id).strip() if entry.id is not None else ""
         key = message_key(entry_id or issued, matched)
         result.details[key] = SmsteleRecipient(
@@ -198,13 +195,20 @@ def interpret_send(
             message_id=entry_id or issued,
             status=str(entry.status).strip(),
             error=str(entry.error).strip(),
-            parts=_int(entry.cnt) or 0,
+            parts=to_count(entry.cnt) or 0,
             operator=entry.operator.strip(),
             region=str(entry.region).strip(),
             mnc=str(entry.mnc).strip(),
         )
-        code = _int(entry.error)
-        if code is not None and code < 0 and str(code) != wire.NO_CODE:
+        raw = str(entry.error).strip()
+        code = to_code(raw) if raw else None
+        if raw and code is None:
+            # An unreadable code ("²", "--5") after an accepted request: maybe sent.
+            result.unknown[matched] = (
+                f"maybe sent: SMStele accepted the request but reported an unreadable code"
+                f" {raw[:20]!r} for this number" + _lookup_hint(key)
+            )
+        elif code is not None and code < 0 and str(code) != wire.NO_CODE:
             meaning = wire.meaning_of(code)
             result.failed[matched] = (
                 f"not sent: SMStele error {code} {meaning.name} ({meaning.meaning})"
@@ -216,9 +220,9 @@ def interpret_send(
                 " without an error code)" + _lookup_hint(key)
             )
         else:
+            # An odd per-number code ("²", "--5") is no refusal: the request was accepted.
             result.sent[key] = matched
-    reason = NOT_MENTIONED + _lookup_hint(issued)
-    result.unknown.update(dict.fromkeys(pending, reason))
+    fill(result, list(index.pending), maybe=True, reason=NOT_MENTIONED + _lookup_hint(issued))
     return result
 
 
@@ -236,6 +240,8 @@ class SmsteleClient(GatewayClient):
             (use port 8881 for plain HTTP).
         cgi_path: the script directory: ``/cgibin`` as the document's text says,
             or ``/cgi-bin`` as its error examples show.
+        sender: the sender name of sends that name none; defaults to
+            ``SMSTELE_SENDER`` (else the account's own).
         http_client: an ``httpx.AsyncClient`` to borrow (never closed by this client).
         transport: an httpx transport for the owned client (e.g. the sandbox's).
         timeout: httpx timeouts for the owned client.
@@ -247,6 +253,7 @@ class SmsteleClient(GatewayClient):
         max_concurrency: requests of one bulk call in flight at once.
         chunk_size: recipients per request.
         event_hooks: httpx event hooks for the owned client.
+        journal: where sends with a ``key=`` are recorded (see :class:`SmsClub`).
 
     Example:
         >>> async def main() -> None:
@@ -256,7 +263,6 @@ class SmsteleClient(GatewayClient):
     """
 
     _gateway = "SMStele"
-    _http_advice = _HTTP_ADVICE
 
     def __init__(
         self,
@@ -264,6 +270,7 @@ class SmsteleClient(GatewayClient):
         password: str | None = None,
         *,
         base_url: str | None = None,
+        sender: str | None = None,
         cgi_path: Literal["/cgibin", "/cgi-bin"] = "/cgibin",
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -271,28 +278,39 @@ class SmsteleClient(GatewayClient):
         max_in_flight: int = SMSTELE_MAX_IN_FLIGHT,
         rate_limit: int | None = None,
         limiter: RateLimiter | None = None,
-        retry: RetryPolicy = SMSTELE_READ_RETRY,
-        send_retry: RetryPolicy = SMSTELE_SEND_RETRY,
+        retry: RetryPolicy | int = SMSTELE_READ_RETRY,
+        send_retry: RetryPolicy | int = SMSTELE_SEND_RETRY,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         chunk_size: int = 100,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+        journal: Any = None,
     ) -> None:
-        login = login if login is not None else os.environ.get(LOGIN_ENV)
-        password = password if password is not None else os.environ.get(PASSWORD_ENV)
-        if not login or not password:
-            raise ConfigurationError(
-                f"no SMStele credentials: pass login= and password=, or set {LOGIN_ENV}"
-                f" and {PASSWORD_ENV}"
-            )
+        missing = (
+            f"no SMStele credentials: pass login= and password=, or set {LOGIN_ENV}"
+            f" and {PASSWORD_ENV}"
+        )
+        login = check_secret(
+            login if login is not None else os.environ.get(LOGIN_ENV), "login", missing=missing
+        )
+        password = check_secret(
+            password if password is not None else os.environ.get(PASSWORD_ENV),
+            "password",
+            missing=missing,
+        )
         if cgi_path not in ("/cgibin", "/cgi-bin"):
             raise ConfigurationError(f"cgi_path must be '/cgibin' or '/cgi-bin', got {cgi_path!r}")
+        self.chunk_size = check_chunk_size(chunk_size)
         url = check_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_SMSTELE_BASE_URL)
-        self._login = login
-        self._password = password
+        self.sender = default_sender(sender, SENDER_ENV)
+        """The sender name of sends that name none (``SMSTELE_SENDER`` by default)."""
+        # The credentials go in the query string, as every example of the document
+        # puts them (the path is what error texts name, never this query).
+        query = "?" + form_body({"login": login, "psw": password}).decode("ascii")
         self.send_path = f"{cgi_path}/sendsms"
         self.status_path = f"{cgi_path}/status"
         super().__init__(
             base_url=url,
+            headers=_FORM_HEADERS,
             identity=f"login={login!r}",
             secrets=[password],
             limiter=limiter
@@ -304,22 +322,16 @@ class SmsteleClient(GatewayClient):
             timeout=timeout,
             retry=retry,
             send_retry=send_retry,
+            default_retry=SMSTELE_READ_RETRY,
+            default_send_retry=SMSTELE_SEND_RETRY,
             max_concurrency=max_concurrency,
-            chunk_size=chunk_size,
             event_hooks=event_hooks,
+            journal=journal,
+            query=query,
         )
-
-    def _auth(self) -> dict[str, str]:
-        return {"login": self._login, "psw": self._password}
-
-    def _judge(self, endpoint: str) -> Judge:
-        def judge(body: bytes, number: int) -> Refusal | None:
-            answer = wire.parse_error(body)
-            if answer is None:
-                return None
-            return wire.refusal_for(answer, endpoint=endpoint, scrub=self._scrub)
-
-        return judge
+        self._read = {
+            path: decipher(path, self._scrub) for path in (self.send_path, self.status_path)
+        }
 
     # ----------------------------------------------------------------- sending
 
@@ -333,27 +345,34 @@ class SmsteleClient(GatewayClient):
         translit: bool = False,
         deferred: datetime | str | None = None,
         flash: bool = False,
-        validity: int | None = None,
+        lifetime: int | None = None,
         charset: Charset = "utf-8",
         max_parts: int | None = None,
+        key: str | None = None,
+        priority: Priority | None = None,
+        deadline: float | timedelta | datetime | None = None,
     ) -> SmsteleSendResult:
         """Send one message to any number of recipients (``cgibin/sendsms``).
 
         Args:
             phones: one number, or any iterable or async iterable of numbers.
             message: the text (``mes``); long texts are split into parts.
-            sender: a registered sender name.
+            sender: a registered sender name; the client's default
+                (``SMSTELE_SENDER``) without it, else the account's.
             message_id: the request's id (``id``); without it one is made up here, so
                 a request whose answer is lost can still be looked up.
             translit: transliterate the text.
             deferred: when to deliver: a ``datetime`` (an aware one is converted to
                 the gateway's Moscow time) or the gateway's own string.
             flash: a flash SMS.
-            validity: the message's lifetime (``validity``), passed as given: the
-                document names no unit.
+            lifetime: the message's lifetime (``validity``; was ``validity=``),
+                passed as given: the document names no unit.
             charset: how the text is encoded on the wire (``windows-1251`` is the
                 gateway's default; this client defaults to ``utf-8``).
             max_parts: refuse the message before any request if it needs more parts.
+            key: an idempotency key (see :meth:`SmsClub.send`).
+            priority: the limiter lane (see :meth:`SmsClub.send`).
+            deadline: no request leaves after it (see :meth:`SmsClub.send`).
 
         Returns:
             Every recipient in ``sent`` (``"<id>:<phone>"`` -> phone), ``failed`` or
@@ -372,9 +391,12 @@ class SmsteleClient(GatewayClient):
             translit=translit,
             deferred=deferred,
             flash=flash,
-            validity=validity,
+            lifetime=lifetime,
             charset=charset,
             max_parts=max_parts,
+            key=key,
+            priority=priority,
+            deadline=deadline,
         )
         return await self._collect(stream, SmsteleSendResult)
 
@@ -388,9 +410,12 @@ class SmsteleClient(GatewayClient):
         translit: bool = False,
         deferred: datetime | str | None = None,
         flash: bool = False,
-        validity: int | None = None,
+        lifetime: int | None = None,
         charset: Charset = "utf-8",
         max_parts: int | None = None,
+        key: str | None = None,
+        priority: Priority | None = None,
+        deadline: float | timedelta | datetime | None = None,
     ) -> SendStream:
         """Like :meth:`send`, yielding one :class:`SmsteleSendResult` per finished request."""
         check_text(message, "message")
@@ -400,18 +425,20 @@ class SmsteleClient(GatewayClient):
             translit=translit,
             deferred=deferred,
             flash=flash,
-            validity=validity,
+            lifetime=lifetime,
             charset=charset,
         )
         params["mes"] = message
-        return self._send_stream(phones, params, message_id, charset)
+        return self._phones_stream(phones, params, message_id, charset, key, priority, deadline)
 
     async def hlr(self, phones: Phones, *, message_id: str | None = None) -> SmsteleSendResult:
         """HLR lookups (``hlr=1``): each number's operator, region and mnc, no SMS sent.
 
         The answer's ``details`` hold what the operator's database returned.
         """
-        stream = self._send_stream(phones, {"hlr": "1", "charset": "utf-8"}, message_id, "utf-8")
+        stream = self._phones_stream(
+            phones, {"hlr": "1", "charset": "utf-8"}, message_id, "utf-8", None, None, None
+        )
         return await self._collect(stream, SmsteleSendResult)
 
     def _common_params(
@@ -421,102 +448,111 @@ class SmsteleClient(GatewayClient):
         translit: bool,
         deferred: datetime | str | None,
         flash: bool,
-        validity: int | None,
+        lifetime: int | None,
         charset: str,
     ) -> dict[str, str]:
         if charset not in _CHARSETS:
             raise ValueError(f"charset must be one of {_CHARSETS}, got {charset!r}")
         params = {"charset": charset}
-        if sender is not None:
-            params["sender"] = check_text(sender, "sender")
+        chosen = sender if sender is not None else self.sender
+        if chosen is not None:
+            params["sender"] = check_text(chosen, "sender")
         if translit:
             params["translit"] = "1"
         if deferred is not None:
             params["deferred"] = _deferred_param(deferred)
         if flash:
             params["flash"] = "1"
-        if validity is not None:
-            if isinstance(validity, bool) or not isinstance(validity, int) or validity < 0:
-                raise ValueError(f"validity must be a non-negative whole number, got {validity!r}")
-            params["validity"] = str(validity)
+        if lifetime is not None:
+            params["validity"] = str(check_lifetime(lifetime))
         return params
 
-    def _send_stream(
-        self, phones: Phones, params: dict[str, str], message_id: str | None, charset: str
+    def _phones_stream(  # noqa: PLR0917
+        self,
+        phones: Phones,
+        params: dict[str, str],
+        message_id: str | None,
+        charset: str,
+        key: str | None,
+        priority: Priority | None,
+        deadline: float | timedelta | datetime | None,
     ) -> SendStream:
         request_id = check_text(message_id, "message_id") if message_id is not None else _new_id()
         params = {**params, "id": request_id}
-        self._payload(params, charset)  # a text the charset cannot encode fails here, not later
+        form_body(params, encoding=charset)  # a text the charset cannot encode fails here
         if isinstance(phones, Iterable) and not isinstance(phones, str):
             phones = nonempty(phones, "phones")
         elif isinstance(phones, str) and not phones.strip():
             raise ValueError("phones must name at least one recipient")
 
-        def payload(chunk: Chunk) -> bytes:
-            return self._payload({**params, "phones": ",".join(chunk.phones)}, charset)
+        def build(chunk: Chunk) -> bytes:
+            return form_body({**params, "phones": ",".join(chunk.phones)}, encoding=charset)
 
-        return self._stream(
-            chunk_phones(phones, size=self.chunk_size),
+        fingerprint = "|".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "id")
+        plan = SendPlan(
             endpoint=self.send_path,
-            payload=payload,
-            judge=self._judge(self.send_path),
-            interpret=lambda chunk, outcome: interpret_send(
-                chunk,
-                outcome,
-                message_id=request_id,
-                endpoint=self.send_path,
-                decode_error=self._decode_error,
+            build=build,
+            decipher=self._read[self.send_path],
+            account=lambda chunk, outcome: account_send(
+                chunk, outcome, message_id=request_id, endpoint=self.send_path
             ),
-            cancelled=_cancelled_for(request_id),
-            rejected_only=_rejected_only,
+            result_type=SmsteleSendResult,
+            fingerprint=fingerprint,
+            hint=lambda chunk: _lookup_hint(request_id),
+        )
+        return self._send_stream(
+            chunk_phones(phones, size=self.chunk_size),
+            plan,
+            key=key,
+            priority=priority,
+            deadline=deadline,
+            recipients=phones,
+            chunk_size=self.chunk_size,
         )
 
     # ----------------------------------------------------------------- reading
+
+    def _canonical_id(self, raw: object) -> str:
+        message_id, phone = parse_ref(raw)
+        return message_id if phone is None else message_key(message_id, phone)
 
     async def status(self, message_ids: MessageRefs) -> StatusReport:
         """Delivery status by key (``"<id>:<phone>"``), bare id, or ``(id, phone)`` pair.
 
         A bare id reports every recipient of that request. ``raw`` holds the
         gateway's ``stat`` string; ``missing`` the keys (or ids) it did not report.
+        None at all is an empty report.
 
         Raises:
-            ValueError: no ids, or a malformed one.
+            ValueError: a malformed id.
             SmsClubError: a request failed for good; ``partial`` holds the rest.
         """
-        report = StatusReport()
-        judge = self._judge(self.status_path)
 
-        async def fetch(request: tuple[str, list[str | None]]) -> StatusReport | SmsClubError:
+        async def fetch(request: tuple[str, list[str | None]]) -> StatusReport:
             message_id, phones = request
+            body = await self._call(
+                self.status_path,
+                form_body({"id": message_id}),
+                self._read[self.status_path],
+            )
             try:
-                body = await self._call(self.status_path, {"id": message_id}, judge)
-                entries = decode_json(wire.StatusAnswer, body).entries()
+                entries = decode(wire.StatusAnswer, body).entries()
             except WireDecodeError as exc:
-                return self._decode_error(self.status_path, body, str(exc))
-            except SmsClubError as exc:
-                return exc
+                raise self._decode_error(self.status_path, body, str(exc)) from exc
             return _status_report(entries, message_id, phones)
 
-        try:
-            async for part in fan_out(
-                _by_id(message_ids, self.chunk_size), fetch, limit=self.max_concurrency
-            ):
-                if isinstance(part, SmsClubError):
-                    raise part
-                report.merge(part)
-        except SmsClubError as exc:
-            exc.partial = report
-            raise
-        return report
+        return await self._report(_by_id(message_ids, self.chunk_size), fetch)
 
     async def status_for_phone(self, phone: str) -> StatusReport:
         """Every message to one number the gateway reports (status by ``phone`` only)."""
         number = normalize_phone(phone)
         if number is None:
             raise ValueError(f"not a phone number: {phone!r}")
-        body = await self._call(self.status_path, {"phone": number}, self._judge(self.status_path))
+        body = await self._call(
+            self.status_path, form_body({"phone": number}), self._read[self.status_path]
+        )
         try:
-            entries = decode_json(wire.StatusAnswer, body).entries()
+            entries = decode(wire.StatusAnswer, body).entries()
         except WireDecodeError as exc:
             raise self._decode_error(self.status_path, body, str(exc)) from exc
         return _status_report(entries, None, [])

@@ -10,7 +10,7 @@ Where the documents disagree, both shapes are accepted:
   ``id_sms`` echoes. Requests always go out as ints and strings respectively.
 * The balance example in ``smsclub-api-overview.en.txt`` shows ``info`` as
   ``["money": "8121.1800", "currency": "UAH"]`` (not valid JSON) while the JSON API
-  document shows an object. :func:`loads_lenient` repairs that shape and the
+  document shows an object. :func:`~smsclub_async._decoding.decode` repairs that shape and the
   trailing commas that appear in several examples before decoding.
 * Error bodies of non-200 answers come as ``{"name", "message", "code", "status"}``
   (the gateway is a Yii2 application); only ``message`` is relied on.
@@ -18,10 +18,11 @@ Where the documents disagree, both shapes are accepted:
 
 from __future__ import annotations
 
-import re
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
+
+from .._decoding import WireDecodeError, decode
 
 __all__ = [
     "BalanceInfo",
@@ -39,11 +40,8 @@ __all__ = [
     "SendersResponse",
     "StatusRequest",
     "StatusResponse",
-    "WireDecodeError",
-    "decode",
+    "decode_error_fields",
     "decode_error_message",
-    "encode",
-    "loads_lenient",
 ]
 
 Scalar = str | int | float
@@ -109,12 +107,17 @@ class _Response(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _SendBody(_Response, frozen=True, kw_only=True):
-    info: dict[str, Scalar] = msgspec.field(default_factory=dict)
-    add_info: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Read entry by entry by the accounting: a PHP empty array ([]), a null, or one
+    # odd value must not make the ids beside it unreadable.
+    info: Any = msgspec.field(default_factory=dict)
+    add_info: Any = msgspec.field(default_factory=dict)
 
 
 class SendResponse(_Response, frozen=True, kw_only=True):
-    """Answer of both send endpoints: ``info`` id -> phone, ``add_info`` key -> error."""
+    """Answer of both send endpoints: ``info`` id -> phone, ``add_info`` key -> error.
+
+    Both are kept loose (``Any``): the accounting reads every entry it can.
+    """
 
     success_request: _SendBody = msgspec.field(default_factory=_SendBody)
 
@@ -195,70 +198,31 @@ class ErrorBody(_Response, frozen=True, kw_only=True):
     status: Any = None
 
 
-class WireDecodeError(ValueError):
-    """A body that is not the documented shape; ``path`` says where it went wrong."""
+class _ErrorAnswer(_Response, frozen=True, kw_only=True):
+    success_request: Any = None
 
 
-_encoder = msgspec.json.Encoder()
-_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+def decode_error_fields(body: bytes) -> dict[str, str]:
+    """Field -> message of an error answer shaped like a send answer.
 
-T = TypeVar("T")
-
-
-def encode(request: msgspec.Struct) -> bytes:
-    """Serialise a request Struct to JSON bytes."""
-    return _encoder.encode(request)
-
-
-def _decoder(kind: type[T]) -> msgspec.json.Decoder[T]:
-    decoder = _decoders.get(kind)
-    if decoder is None:
-        decoder = msgspec.json.Decoder(kind)
-        _decoders[kind] = decoder
-    return decoder
-
-
-# `"info": ["money": "1.0", "currency": "UAH"]` -> an object (overview document).
-_LIST_OF_PAIRS = re.compile(rb'\[(\s*"[^"\\]*"\s*:[^\[\]{}]*)\]')
-_TRAILING_COMMA = re.compile(rb",(\s*[}\]])")
-
-
-def _repair(body: bytes) -> bytes:
-    body = _LIST_OF_PAIRS.sub(rb"{\1}", body)
-    return _TRAILING_COMMA.sub(rb"\1", body)
-
-
-def loads_lenient(body: bytes) -> Any:
-    """Parse JSON, repairing the two malformations seen in the gateway's documents."""
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return msgspec.json.decode(_repair(body))
-
-
-def decode(kind: type[T], body: bytes) -> T:
-    """Decode a response body into ``kind``, tolerating documented malformations.
-
-    Raises:
-        WireDecodeError: the body is not JSON or not the expected shape (the message
-            keeps msgspec's JSON path, e.g. ``$.success_request.info``).
+    A 400 may come as ``{"success_request": {"add_info": {"src_addr": "..."}}}``
+    (the gateway's validation of a send) rather than Yii2's error body.
     """
-    decoder = _decoder(kind)
     try:
-        return decoder.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        first = exc
-    repaired = _repair(body)
-    if repaired != body:
-        try:
-            return decoder.decode(repaired)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass
-    raise WireDecodeError(str(first)) from first
+        answer = decode(_ErrorAnswer, body).success_request
+    except WireDecodeError:
+        return {}
+    add_info = answer.get("add_info") if isinstance(answer, dict) else None
+    if not isinstance(add_info, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in add_info.items()}
 
 
 def decode_error_message(body: bytes) -> str | None:
     """The gateway's message in an error body, or ``None`` if it carries none."""
+    fields = decode_error_fields(body)
+    if fields:
+        return "; ".join(f"{k}: {v}" for k, v in fields.items())
     try:
         parsed = decode(ErrorBody, body)
     except WireDecodeError:
