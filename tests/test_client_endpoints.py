@@ -14,11 +14,10 @@ from smsclub_async import (
     DecodeError,
     DeliveryStatus,
     NotFoundError,
-    SenderRegistration,
-    SenderState,
     SmsClub,
     ValidationError,
 )
+from smsclub_async.gateways import SenderRegistration, SenderState
 
 from .conftest import NO_WAIT, NO_WAIT_SEND
 

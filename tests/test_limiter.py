@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from smsclub_async import LocalLimiter, limiter_for_token
+from smsclub_async import LocalLimiter
+from smsclub_async.gateways import limiter_for_token
 
 from .conftest import fake_clock
 

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsclub_async import RetryPolicy, SmsClub, SmsClubError, normalize_phone
+from smsclub_async import RetryPolicy, SmsClub, SmsClubError
 from smsclub_async import _phones as phones_module
 from smsclub_async._phones import PhoneSet
+from smsclub_async.gateways import normalize_phone
 
 from .conftest import EchoGateway, run_on_fake_clock
 

@@ -12,8 +12,10 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from smsclub_async import DeliveryStatus, SenderState
-from smsclub_async._wire import (
+from smsclub_async import DeliveryStatus
+from smsclub_async._decoding import decode, encode, loads_lenient
+from smsclub_async.gateways import SenderState
+from smsclub_async.gateways._smsclub_wire import (
     BalanceResponse,
     PersonalizedSendRequest,
     RegisterSenderRequest,
@@ -25,9 +27,6 @@ from smsclub_async._wire import (
     SendResponse,
     StatusRequest,
     StatusResponse,
-    decode,
-    encode,
-    loads_lenient,
 )
 
 # --------------------------------------------------------------------- requests

@@ -26,7 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smsclub_async import DEFAULT_TIMEOUT, SendResult, normalize_phone
+from smsclub_async import SendResult
+from smsclub_async.gateways import DEFAULT_TIMEOUT, normalize_phone
 
 __all__ = [
     "DEFAULT_CHUNKS_PER_JOB",

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from smsclub_async import normalize_phone
 from smsclub_async.cli._demo import generate_recipients
+from smsclub_async.gateways import normalize_phone
 
 from .conftest import Invoke
 

@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+import smsclub_async
+import smsclub_async.errors as errors
 import smsclub_async.gateways as gateways
 import smsclub_async.sandbox.gateways as sandbox_gateways
 from smsclub_async import DeliveryStatus, RetryPolicy, SendResult, SmsClub, StatusReport
-from smsclub_async.gateways import (
-    SmscClient,
-    SmsGateway,
-    SmsteleClient,
-    UnsupportedError,
-)
+from smsclub_async.errors import UnsupportedError
+from smsclub_async.gateways import SmscClient, SmsGateway, SmsteleClient
 from smsclub_async.sandbox import ManualClock, Sandbox, SandboxConfig, SandboxTransport
 from smsclub_async.sandbox.gateways import GatewayTransport, SmscSandbox, SmsteleSandbox
 
@@ -123,8 +121,10 @@ def test_exported_members_are_sorted_and_real(module: object) -> None:
 
 
 def test_the_gateway_packages_export_their_clients_and_types() -> None:
-    """The names the top-level package will re-export exist."""
+    """The gateways' clients and own types live in smsclub_async.gateways, their errors
+    in smsclub_async.errors (the common ones at the top level too)."""
     for name in (
+        "SmsClub",
         "SmscClient",
         "SmsteleClient",
         "SmsGateway",
@@ -134,10 +134,11 @@ def test_the_gateway_packages_export_their_clients_and_types() -> None:
         "HlrResult",
         "SmscCost",
         "SmscSender",
-        "InsufficientFundsError",
-        "UnsupportedError",
     ):
         assert name in gateways.__all__
+    for name in ("InsufficientFundsError", "UnsupportedError"):
+        assert name in errors.__all__
+    assert "InsufficientFundsError" in smsclub_async.__all__
 
 
 @pytest.mark.parametrize("bad", [None, 1.5, b"79160001234"], ids=["none", "float", "bytes"])

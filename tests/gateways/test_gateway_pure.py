@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from smsclub_async import DeliveryStatus, LocalLimiter
+from smsclub_async._decoding import close_brackets
+from smsclub_async._decoding import decode as decode_json
 from smsclub_async.gateways import (
     BothLimiter,
     ConcurrencyLimiter,
@@ -16,7 +18,6 @@ from smsclub_async.gateways import (
     message_key,
     split_key,
 )
-from smsclub_async.gateways._json import close_brackets, decode_json
 from smsclub_async.gateways._keys import form_body, pair_chunks, parse_ref
 from smsclub_async.gateways._smsc_wire import STATUSES, delivery_status
 from smsclub_async.gateways._smstele_wire import STAT_STRINGS

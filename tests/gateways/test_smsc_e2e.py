@@ -13,16 +13,12 @@ import pytest
 from smsclub_async import (
     ClientClosedError,
     DeliveryStatus,
+    InsufficientFundsError,
     RateLimitedError,
     ServerError,
     TransportError,
 )
-from smsclub_async.gateways import (
-    SMSC_SEND_RETRY,
-    InsufficientFundsError,
-    SmscClient,
-    SmscSendResult,
-)
+from smsclub_async.gateways import SMSC_SEND_RETRY, SmscClient, SmscSendResult
 from smsclub_async.sandbox import Faults, ManualClock
 from smsclub_async.sandbox.gateways import GatewayApp, GatewayTransport, SmscConfig, SmscSandbox
 

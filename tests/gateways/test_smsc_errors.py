@@ -7,11 +7,12 @@ import pytest
 from smsclub_async import (
     APIError,
     AuthenticationError,
+    InsufficientFundsError,
     NotFoundError,
     RateLimitedError,
     ValidationError,
 )
-from smsclub_async.gateways import InsufficientFundsError, SmscClient
+from smsclub_async.gateways import SmscClient
 from smsclub_async.gateways._smsc_wire import ERRORS, ErrorInfo, error_for, refusal_for
 from smsclub_async.sandbox.gateways import SmscSandbox
 

@@ -12,9 +12,9 @@ import re
 import httpx
 import pytest
 
-from smsclub_async import AuthenticationError, NotFoundError, SenderState
-from smsclub_async.gateways import SmscClient
-from smsclub_async.gateways._json import decode_json
+from smsclub_async import AuthenticationError, NotFoundError
+from smsclub_async._decoding import decode as decode_json
+from smsclub_async.gateways import SenderState, SmscClient
 from smsclub_async.gateways._smsc_wire import (
     AddSenderAnswer,
     ErrorInfo,

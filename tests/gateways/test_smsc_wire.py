@@ -230,7 +230,7 @@ def test_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SMSC_BASE_URL", "https://smsc.ru/")
     smsc = SmscClient()
     assert smsc.base_url == "https://smsc.ru"
-    assert smsc._auth() == {"login": "envuser", "psw": "envpass"}
+    assert smsc._credentials == {"login": "envuser", "psw": "envpass"}
 
 
 @pytest.mark.parametrize(

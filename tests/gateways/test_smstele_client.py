@@ -17,7 +17,8 @@ from smsclub_async import (
     ServerError,
     TransportError,
 )
-from smsclub_async.gateways import SmsteleClient, SmsteleSendResult, UnsupportedError
+from smsclub_async.errors import UnsupportedError
+from smsclub_async.gateways import SmsteleClient, SmsteleSendResult
 from smsclub_async.sandbox import ManualClock
 from smsclub_async.sandbox.gateways import GatewayApp, GatewayTransport, SmsteleSandbox
 
@@ -61,17 +62,21 @@ def client(**kwargs: object) -> SmsteleClient:
 # ----------------------------------------------------------------- the wire
 
 
-async def test_credentials_go_in_the_body_never_the_url(gateway: respx.MockRouter) -> None:
-    """POST /cgibin/sendsms with login and psw in the form body; the URL has no query."""
+async def test_credentials_go_in_the_url_query_as_every_example_does(
+    gateway: respx.MockRouter,
+) -> None:
+    """POST /cgibin/sendsms?login=..&psw=.. (the reference's every example), the rest in
+    the form body; the password in no error text, repr or endpoint name."""
     route = gateway.post("/cgibin/sendsms").respond(json=ANSWER)
     async with client() as rex:
         result = await rex.send("79160001234", "Test message 1", message_id="order-7")
+        assert REX_PASSWORD not in repr(rex)
     request = route.calls.last.request
-    assert request.url.query == b""
-    assert REX_PASSWORD not in str(request.url)
+    query = dict(urllib.parse.parse_qsl(request.url.query.decode()))
+    assert query == {"login": REX_LOGIN, "psw": REX_PASSWORD}
     sent = form(request)
-    assert sent["login"] == REX_LOGIN
-    assert sent["psw"] == REX_PASSWORD
+    assert "psw" not in sent
+    assert "login" not in sent
     assert sent["phones"] == "79160001234"
     assert sent["mes"] == "Test message 1"
     assert sent["id"] == "order-7"
@@ -102,7 +107,8 @@ async def test_a_text_the_charset_cannot_encode_is_refused_first(
 
 
 async def test_options_on_the_wire(gateway: respx.MockRouter) -> None:
-    """sender, translit, flash, validity, deferred (aware -> Moscow time), an id made up."""
+    """sender, translit, flash, lifetime (as ``validity``), deferred (aware -> Moscow time),
+    an id made up."""
     route = gateway.post("/cgi-bin/sendsms").respond(json=ANSWER)
     async with client(cgi_path="/cgi-bin") as rex:
         await rex.send(
@@ -111,7 +117,7 @@ async def test_options_on_the_wire(gateway: respx.MockRouter) -> None:
             sender="REX400.RU",
             translit=True,
             flash=True,
-            validity=3600,
+            lifetime=3600,
             deferred=datetime(2017, 12, 10, 6, 0, tzinfo=UTC),
         )
     sent = form(route.calls.last.request)
@@ -183,7 +189,7 @@ def test_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSTELE_LOGIN", "envuser")
     monkeypatch.setenv("SMSTELE_PASSWORD", "envpass")
     rex = SmsteleClient()
-    assert rex._auth() == {"login": "envuser", "psw": "envpass"}
+    assert "login=envuser&psw=envpass" in rex._query
     assert rex.base_url == "https://rexsmsc.rex400.ru:8882"
     monkeypatch.delenv("SMSTELE_PASSWORD")
     with pytest.raises(ConfigurationError, match="SMSTELE_PASSWORD"):

@@ -10,10 +10,11 @@ import pytest
 from smsclub_async import (
     APIError,
     AuthenticationError,
+    InsufficientFundsError,
     ServerError,
     ValidationError,
 )
-from smsclub_async.gateways import InsufficientFundsError, SmsteleClient
+from smsclub_async.gateways import SmsteleClient
 from smsclub_async.gateways._smstele_wire import ERRORS, ErrorAnswer, error_for, refusal_for
 from smsclub_async.sandbox.gateways import (
     FormRequest,

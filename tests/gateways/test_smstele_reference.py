@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from smsclub_async import AuthenticationError, DeliveryStatus, ValidationError
-from smsclub_async.gateways._json import decode_json
+from smsclub_async._decoding import decode as decode_json
 from smsclub_async.gateways._smstele_wire import (
     ErrorAnswer,
     SendAnswer,

@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from smsclub_async import RetryPolicy, SendResult, SmsClub, SmsClubError, normalize_phone
+from smsclub_async import RetryPolicy, SendResult, SmsClub, SmsClubError
+from smsclub_async.gateways import normalize_phone
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, serve
 
 __all__ = [

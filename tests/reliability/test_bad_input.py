@@ -26,16 +26,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from smsclub_async import (
-    Balance,
-    RetryPolicy,
-    SenderRegistration,
-    SendResult,
-    SmsClub,
-    SmsClubError,
-    StatusReport,
-    normalize_phone,
-)
+from smsclub_async import Balance, RetryPolicy, SendResult, SmsClub, SmsClubError, StatusReport
+from smsclub_async.gateways import SenderRegistration, normalize_phone
 from smsclub_async.sandbox import Sandbox, SandboxConfig, SandboxTransport
 
 from ..conftest import run_on_fake_clock

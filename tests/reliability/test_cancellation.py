@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from smsclub_async import RetryPolicy, SendResult, SmsClub, SmsClubError
+from smsclub_async.errors import SourceError
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, SandboxTransport, serve
 
 from ..conftest import run_on_fake_clock
@@ -450,8 +451,8 @@ def test_a_timeout_that_expires_while_a_stream_closes_still_fires(token: str) ->
 
 def test_an_exception_from_the_callers_iterator_keeps_every_issued_id(token: str) -> None:
     """Recipients from a generator that fails after 450 numbers (a database cursor
-    that dies): the caller's exception propagates, carrying in ``partial`` every
-    message id already issued."""
+    that dies): the send ends with SourceError (the caller's exception as its cause),
+    carrying in ``partial`` every message id issued and every number read."""
 
     class CursorLost(Exception):
         pass
@@ -467,14 +468,15 @@ def test_an_exception_from_the_callers_iterator_keeps_every_issued_id(token: str
         async with SmsClub(
             token=token, transport=SandboxTransport(sandbox), rate_limit=1000, max_concurrency=2
         ) as sms:
-            with pytest.raises(CursorLost) as caught:
+            with pytest.raises(SourceError) as caught:
                 await sms.send(numbers(), "x", sender=SENDER)
+            assert isinstance(caught.value.__cause__, CursorLost)
             assert library_tasks() == []
         assert sandbox.deliveries(token), "nothing was sent: the test proves nothing"
         partial = getattr(caught.value, "partial", None)
         assert isinstance(partial, SendResult), "the issued ids are lost"
         expected = {f"38050{i:07d}" for i in range(450)}
-        assert check_invariants(expected, partial, sandbox, token, complete=False) == []
+        assert check_invariants(expected, partial, sandbox, token, complete=True) == []
 
     run_on_fake_clock(scenario())
 
