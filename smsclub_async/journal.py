@@ -43,8 +43,8 @@ Design (the same for every journal):
 * **Numbers refused before any request** (not a phone number) are not journaled:
   they are in ``failed`` of every call.
 * **Retention.** A key's entries are kept :data:`DEFAULT_RETENTION` (7 days) after
-  its last write, then dropped by :meth:`purge` (SQLite, run on open, memory) or by
-  Redis itself (key expiry). A key reused after that starts afresh.
+  its last write, then dropped: by Redis itself (key expiry), by SQLite when a send
+  begins, by :meth:`purge` for all. A key reused after that starts afresh.
 
 The journal holds the recipients, not memory: claiming and recording touch one
 chunk's numbers at a time, so ``send_iter`` over a million numbers stays flat.
@@ -394,8 +394,8 @@ class SqliteJournal:
     locks it; a claim is ``BEGIN IMMEDIATE``); for several hosts use
     :class:`RedisJournal`. Not for a network file system.
 
-    Keys not written for ``retention`` are purged when the journal is opened, and by
-    :meth:`purge`.
+    Keys not written for ``retention`` are dropped when a send begins (:meth:`begin`)
+    and by :meth:`purge`.
 
     Args:
         path: the database file (created if missing).
@@ -447,7 +447,6 @@ class SqliteJournal:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
                 db.executescript(_SCHEMA)
-                self._purge(db, self._clock() - self._retention_s)
             except BaseException:
                 db.close()
                 raise
@@ -487,13 +486,10 @@ class SqliteJournal:
         def work(db: sqlite3.Connection) -> str | None:
             def inside() -> str | None:
                 now = self._clock()
+                self._drop_before(db, now - self._retention_s)
                 row = db.execute(
                     "SELECT fingerprint, updated FROM keys WHERE key = ?", (key,)
                 ).fetchone()
-                if row is not None and row[1] < now - self._retention_s:
-                    db.execute("DELETE FROM entries WHERE key = ?", (key,))
-                    db.execute("DELETE FROM keys WHERE key = ?", (key,))
-                    row = None
                 if row is None:
                     db.execute(
                         "INSERT INTO keys (key, fingerprint, created, updated) VALUES (?, ?, ?, ?)",
@@ -648,14 +644,15 @@ class SqliteJournal:
         return await self._run(work)
 
     def _purge(self, db: sqlite3.Connection, before: float) -> int:
-        def inside() -> int:
-            old = [k for (k,) in db.execute("SELECT key FROM keys WHERE updated < ?", (before,))]
-            db.executemany("DELETE FROM entries WHERE key = ?", [(k,) for k in old])
-            db.executemany("DELETE FROM keys WHERE key = ?", [(k,) for k in old])
-            db.execute("DELETE FROM owners WHERE alive_until < ?", (before,))
-            return len(old)
+        return self._transaction(db, lambda: self._drop_before(db, before))
 
-        return self._transaction(db, inside)
+    @staticmethod
+    def _drop_before(db: sqlite3.Connection, before: float) -> int:
+        old = [k for (k,) in db.execute("SELECT key FROM keys WHERE updated < ?", (before,))]
+        db.executemany("DELETE FROM entries WHERE key = ?", [(k,) for k in old])
+        db.executemany("DELETE FROM keys WHERE key = ?", [(k,) for k in old])
+        db.execute("DELETE FROM owners WHERE alive_until < ?", (before,))
+        return len(old)
 
     async def aclose(self) -> None:
         with self._lock:

@@ -250,13 +250,15 @@ async def test_sqlite_marks_survive_reopening(tmp_path: Path, clock: Clock) -> N
         await first.load("k")
 
 
-async def test_sqlite_purges_on_open(tmp_path: Path, clock: Clock) -> None:
-    """Opening the file drops keys past the retention."""
+async def test_sqlite_purges_when_a_send_begins(tmp_path: Path, clock: Clock) -> None:
+    """Beginning any key drops the keys past the retention."""
     async with SqliteJournal(tmp_path / "j.db", clock=clock) as journal:
         await journal.claim("k", PHONES[:1], owner=new_owner(), lease=LEASE)
     clock.advance(timedelta(days=8).total_seconds())
     async with SqliteJournal(tmp_path / "j.db", clock=clock) as journal:
-        assert await journal.summary() == []
+        assert [s.key for s in await journal.summary()] == ["k"]
+        await journal.begin("other", "fp")
+        assert [s.key for s in await journal.summary()] == ["other"]
 
 
 async def test_sqlite_uses_wal(tmp_path: Path) -> None:
