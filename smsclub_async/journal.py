@@ -246,6 +246,10 @@ class Journal(Protocol):
         """Everything recorded under ``key``: started numbers in ``unknown``."""
         ...
 
+    async def started(self, key: str) -> dict[str, str]:
+        """The numbers started and not done under ``key``: phone -> owner."""
+        ...
+
     async def summary(self) -> list[KeySummary]:
         """Every key, counted, most recently written first."""
         ...
@@ -619,6 +623,15 @@ class SqliteJournal:
 
         return await self._run(work)
 
+    async def started(self, key: str) -> dict[str, str]:
+        def work(db: sqlite3.Connection) -> dict[str, str]:
+            rows = db.execute(
+                "SELECT phone, detail FROM entries WHERE key = ? AND state = 'started'", (key,)
+            )
+            return {phone: owner or "" for phone, owner in rows}
+
+        return await self._run(work)
+
     async def summary(self) -> list[KeySummary]:
         def work(db: sqlite3.Connection) -> list[KeySummary]:
             counts: dict[str, dict[str, int]] = {}
@@ -801,6 +814,12 @@ class MemoryJournal:
             for phone, (state, detail) in entry.entries.items():
                 _load_entry(result, phone, state, detail)
         return result
+
+    async def started(self, key: str) -> dict[str, str]:
+        entry = self._keys.get(key)
+        if entry is None:
+            return {}
+        return {p: o or "" for p, (state, o) in entry.entries.items() if state == _STARTED}
 
     async def summary(self) -> list[KeySummary]:
         out = []
@@ -1056,6 +1075,15 @@ class RedisJournal:
             state = _STATE_OF.get(value[:1], _STARTED)
             _load_entry(result, phone, state, value[1:])
         return result
+
+    async def started(self, key: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
+            value = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if value[:1] == "s":
+                phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
+                out[phone] = value[1:]
+        return out
 
     async def summary(self) -> list[KeySummary]:
         keys = await self._call("list keys", self.redis.zrevrange(self._index, 0, -1))

@@ -163,6 +163,8 @@ async def test_load_and_summary(make_journal: JournalFactory, clock: Clock) -> N
         ],
         owner=owner,
     )
+    assert await journal.started("k") == {PHONES[3]: owner}
+    assert await journal.started("nope") == {}
     loaded = await journal.load("k")
     assert loaded == SendResult(
         sent={"id-0": PHONES[0], "id-1": PHONES[1]},
