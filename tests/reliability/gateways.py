@@ -63,10 +63,17 @@ class Record:
         issued: the key the client must report (SMS Club's id; ``"<id>:<phone>"``
             for SMSC and SMStele) -> the phone it was accepted for.
         deliveries: phone -> how many messages were accepted for it.
+        messages: every (key, phone) accepted, in order; ``None``: ``issued``'s
+            items. A gateway that repeats ids has fewer ``issued`` keys than messages.
     """
 
     issued: dict[str, str]
     deliveries: Counter[str]
+    messages: list[tuple[str, str]] | None = None
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (key, phone) the gateway accepted."""
+        return list(self.issued.items()) if self.messages is None else list(self.messages)
 
 
 def record_of(emulator: Any, account: str) -> Record:
