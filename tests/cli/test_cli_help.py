@@ -77,3 +77,10 @@ def test_shell_completion_is_offered(invoke: Invoke) -> None:
     result = invoke("--help")
     assert "--install-completion" in result.stdout
     assert "--show-completion" in result.stdout
+
+
+def test_show_completion_prints_a_script_for_the_shell(invoke: Invoke) -> None:
+    result = invoke("--show-completion", "bash")
+    assert result.exit_code == 0, result.stderr
+    assert "_smsclub_completion" in result.stdout
+    assert "complete" in result.stdout

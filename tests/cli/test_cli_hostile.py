@@ -51,9 +51,9 @@ def hostile_gateway(request: httpx.Request) -> httpx.Response:
         )
     if path.endswith("/sms/status"):
         ids = json.loads(request.content)["id_sms"]
-        return httpx.Response(
-            200, json={"success_request": {"info": dict.fromkeys(ids, "DELIVRD")}}
-        )
+        # The first id is delivered; the others get a status that is pure escape codes.
+        info = {ids[0]: "DELIVRD", **dict.fromkeys(ids[1:], ESCAPES + MARKUP)}
+        return httpx.Response(200, json={"success_request": {"info": info}})
     if path.endswith("/sms/balance"):
         return httpx.Response(
             200, json={"success_request": {"info": {"money": "1.00", "currency": ESCAPES + MARKUP}}}
@@ -61,6 +61,12 @@ def hostile_gateway(request: httpx.Request) -> httpx.Response:
     if path.endswith("/sms/originator"):
         return httpx.Response(200, json={"success_request": {"info": [ESCAPES + MARKUP]}})
     return httpx.Response(404, json={"error": f"{ESCAPES}{MARKUP}"})
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables on 300 columns, so no cell wraps in the middle of the markup."""
+    monkeypatch.setenv("COLUMNS", "300")
 
 
 @pytest.fixture
@@ -81,8 +87,7 @@ def assert_inert(*streams: str) -> None:
     """No raw control character, and the markup shown as text (or not at all)."""
     for stream in streams:
         assert not RAW_CONTROL.search(stream), repr(stream)
-        # (a table may wrap the rest of the markup onto the next line)
-        assert "boom" not in stream or "[bold red]boom" in stream
+        assert "boom" not in stream or MARKUP in stream
 
 
 @pytest.mark.usefixtures("hostile")
@@ -91,7 +96,7 @@ def test_send_output_keeps_escape_sequences_and_markup_inert(invoke: Invoke) -> 
     result = invoke("--sandbox", "send", GOOD, BLOCKED, "-m", "Hi", "-s", SENDER)
     assert result.exit_code == 1, result.stderr
     assert_inert(result.stdout, result.stderr)
-    assert "[bold red]boom" in result.stdout
+    assert MARKUP in result.stdout
     assert "\\x1b]0;pwned\\x07" in result.stdout
     assert "100\\x0a999,380000000000" in result.stdout.replace(" ", "")
 
@@ -170,3 +175,13 @@ def test_ids_file_writes_each_id_once(tmp_path: Path) -> None:
         f"# unusable message id '2\\x0d' for '{BLOCKED}'",
     ]
     assert ids.refused == ["2\r"]
+
+
+@pytest.mark.usefixtures("hostile")
+def test_an_odd_status_string_shows_escaped_in_the_gateway_column(invoke: Invoke) -> None:
+    """A status the library does not know keeps the gateway's own word, which gets the
+    "gateway says" column, escaped."""
+    result = invoke("--sandbox", "status", "100", "101")
+    assert_inert(result.stdout, result.stderr)
+    assert "gateway says" in result.stdout
+    assert "\\x1b]0;pwned" in result.stdout
