@@ -101,6 +101,7 @@ the help marks them like the ones click enforces."""
 
 
 def _plain_help(command: Any, ctx: Any) -> None:
+    """Before a command's help is drawn: value names as types, SHOWN_REQUIRED marked."""
     for param in command.get_params(ctx):
         label = _value_label(param)
         # An instance attribute shadows the method typer's help renderer calls.
