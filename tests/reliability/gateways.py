@@ -178,6 +178,13 @@ class Gateway:
 
     # ----------------------------------------------------------------- client
 
+    @staticmethod
+    def in_process(emulator: Any) -> httpx.AsyncBaseTransport:
+        """The emulator's in-process httpx transport (no socket)."""
+        if isinstance(emulator, Sandbox):
+            return SandboxTransport(emulator)
+        return GatewayTransport(emulator)
+
     def client(
         self,
         account: str,
@@ -198,11 +205,7 @@ class Gateway:
         elif transport == "httpx":
             transport = None
         if emulator is not None:
-            transport = (
-                SandboxTransport(emulator)
-                if isinstance(emulator, Sandbox)
-                else GatewayTransport(emulator)
-            )
+            transport = self.in_process(emulator)
         if send_retry is not None:
             send_retry = dataclasses.replace(
                 send_retry,
