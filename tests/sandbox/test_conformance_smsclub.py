@@ -255,3 +255,29 @@ async def test_the_asgi_app_answers_the_documented_examples(smsclub: Sandbox) ->
     transport = httpx.ASGITransport(app=SandboxApp(smsclub))
     async with httpx.AsyncClient(transport=transport, base_url=URL, headers=AUTH) as http:
         assert set(info(await http.get("/sms/balance"))) == {"money", "currency"}
+
+
+# ----------------------------------------------------------------- the overview page
+
+
+async def test_the_overview_send_example(http: httpx.AsyncClient) -> None:
+    """smsclub-api-overview: the same send, its fields in another order."""
+    body = (
+        b'{\n    "phone" : ["380989361131"],\n    "message" : "test text",\n'
+        b'    "src_addr" : "VashZakaz"\n}'
+    )
+    answer = await http.post("/sms/send", content=body)
+    assert list(info(answer).values()) == ["380989361131"]
+
+
+async def test_the_overview_status_example_with_its_trailing_comma(
+    http: httpx.AsyncClient,
+) -> None:
+    """The overview's status body ends ``["107"],}``: PHP's json_decode (Yii2) refuses it.
+
+    The reference is silent on what the gateway answers; the emulator answers as a
+    Yii2 application does to a body json_decode cannot read.
+    """
+    answer = await http.post("/sms/status", content=b'{\n    "id_sms" : ["107"],\n}')
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "Invalid JSON data in request body: Syntax error."
