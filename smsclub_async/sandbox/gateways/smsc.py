@@ -11,9 +11,14 @@ What it does as the gateway documents it:
 * every answer, success and error alike, in the format ``fmt`` asks for (0,
   the documented default, 1, 2 or 3; see :mod:`._smsc_answers` for the shapes
   the reference leaves to the official libraries);
-* sender names: list (``get``, with ``all=1`` and ``operators=1``), add,
-  change (``chg``), send a confirmation code to a numeric name
-  (``send_code``), confirm it (``check_code``) and delete (``del``);
+* sender names: list (``get``, with ``all=1`` and ``operators=1``), add
+  (error 9 past five a minute), change (``chg=1&id=<id>&sender=<new name>``,
+  back to moderation), send a confirmation code to a numeric name
+  (``send_code=1&sender=<phone>``; error 10 within 8 hours of the last one)
+  and confirm it (``check_code=1&sender=<phone>&code=<code>``; error 11 if
+  wrong), delete (``del=1`` with ``sender`` or ``id``). The reference lists the
+  answers of each; the parameter names of change and confirm are not in it and
+  follow SMSC's HTTP API pages;
 * sends with ``phones`` or a personalised ``list``, ``sender``, ``translit``,
   ``time`` (deferred), ``valid``, ``flash``, ``id`` (``id=0``, which the official
   libraries send by default, means none), ``hlr=1``, ``cost`` 0-3 and
