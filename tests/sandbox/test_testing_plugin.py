@@ -157,3 +157,34 @@ def test_a_plugin_named_twice_is_one_plugin(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_pytest_asyncio_the_clients_say_what_to_install(tmp_path: Path) -> None:
+    """No pytest-asyncio: the sandboxes still work; a client fixture fails with the fix."""
+    blocker = tmp_path / "blocked"
+    blocker.mkdir()
+    (blocker / "pytest_asyncio.py").write_text("raise ImportError('not installed')\n")
+    (tmp_path / "test_user.py").write_text(
+        "def test_sandbox(smsclub_sandbox):\n"
+        "    assert smsclub_sandbox.messages() == []\n"
+        "\n"
+        "def test_client(smsclub_client):\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)]),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "smsclub_async.testing", "test_user.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    assert "needs pytest-asyncio: pip install pytest-asyncio" in result.stdout
