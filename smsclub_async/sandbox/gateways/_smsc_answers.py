@@ -305,15 +305,23 @@ class StatusEntry:
         return values
 
     def plain(self) -> str:
-        """The fmt 0 line: ``Status = 1, check_time = ...`` and the rest by name."""
+        """The fmt 0 line: ``Status = 1, check_time = ...`` and the rest by name.
+
+        As in the documented example, ``err`` shows only when there is one; the
+        text, which may hold commas, comes last as in fmt 1.
+        """
+        fields = dict(self.fields())
+        message = fields.pop("message", None)
         pairs = []
-        for name, value in self.fields():
-            if name in {"last_timestamp", "send_timestamp"}:
+        for name, value in fields.items():
+            if name in {"last_timestamp", "send_timestamp", "type"}:
                 continue
-            if name == "err" and value == 0 and self.level == 0 and self.network is None:
-                continue  # the documented example: "Status = 1, check_time = ..."
+            if name == "err" and value == 0 and self.network is None:
+                continue
             label = {"status": "Status", "last_date": "check_time"}.get(name, name)
             pairs.append(f"{label} = {value}")
+        if message is not None:
+            pairs.append(f"message = {message}")
         return ", ".join(pairs)
 
 
