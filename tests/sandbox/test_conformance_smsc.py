@@ -650,3 +650,23 @@ async def test_over_loopback_an_official_library_session_works(
         assert fields[8] == "Тест"
         balance_answer = await call(http, "balance", common, form=form)
         assert Decimal(balance_answer.text) == Decimal("990.00")
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(
+    "credentials",
+    [{"apikey": "key-1"}, {"login": "", "psw": "key-1"}],
+    ids=["apikey", "empty-login-key-in-psw"],
+)
+async def test_an_api_key_is_accepted_in_every_form(
+    clock: ManualClock, form: str, credentials: dict[str, str]
+) -> None:
+    """The API key instead of login and password, both documented spellings."""
+    smsc = SmscSandbox(
+        SmscConfig(accounts={LOGIN: PASSWORD}, api_keys={"key-1": LOGIN}), clock=clock
+    )
+    async with httpx.AsyncClient(transport=GatewayTransport(smsc), base_url=URL) as http:
+        answer = await call(http, "balance", {"fmt": "1"}, form=form, credentials=credentials)
+        wrong = {name: "nope" if value else value for name, value in credentials.items()}
+        refused = await call(http, "balance", {"fmt": "1"}, form=form, credentials=wrong)
+    assert (answer.text, refused.text) == ("1000.00", "0,-2")
