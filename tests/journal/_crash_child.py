@@ -68,9 +68,11 @@ def killing(journal: Journal, killer: Killer) -> Journal:
             killer.event("claim")
             return await base.claim(self, key, phones, owner=owner, lease=lease)
 
-        async def record(self, key: str, outcomes: Sequence[Outcome], *, owner: str) -> None:
+        async def record(
+            self, key: str, outcomes: Sequence[Outcome], *, owner: str, attempt: str | None = None
+        ) -> None:
             killer.event("record")
-            await base.record(self, key, outcomes, owner=owner)
+            await base.record(self, key, outcomes, owner=owner, attempt=attempt)
 
     journal.__class__ = Killing
     return journal

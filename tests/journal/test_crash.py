@@ -83,9 +83,20 @@ class Campaign:
             "engine": engine,
         }
         self.phones = phones
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def __enter__(self) -> Campaign:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Leave no child behind, whatever the test did."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
 
     def start(self, kill: dict[str, Any] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -98,6 +109,8 @@ class Campaign:
             cwd=ROOT,
             env=subprocess_env(),
         )
+        self.processes.append(process)
+        return process
 
     def killed(self, kill: dict[str, Any] | None = None, *, after: float | None = None) -> int:
         """A run that dies (at ``kill``'s point, or SIGKILLed ``after`` seconds); its code."""
@@ -154,7 +167,14 @@ def test_killed_at_every_moment_then_resumed(
 ) -> None:
     """Four kills at the four moments, one at random, a last run: every check holds."""
     phones = recipients(4000, seed=len(engine) * 10 + len(kind))
-    campaign = Campaign(sandbox_server, journal_spec(kind, tmp_path, request), phones, engine)
+    with Campaign(
+        sandbox_server, journal_spec(kind, tmp_path, request), phones, engine
+    ) as campaign:
+        resume_after_kills(campaign)
+
+
+def resume_after_kills(campaign: Campaign) -> None:
+    """Kill it at each moment, then at random; a last run completes it; check."""
     for point, n in (("claim", 3), ("request", 1), ("response", 1), ("record", 1)):
         assert campaign.killed({"at": point, "n": n}) == -9, f"the run did not die at {point}"
     campaign.killed(after=random.uniform(0.5, 1.5))
@@ -174,7 +194,14 @@ def test_several_processes_on_one_redis_journal(
 ) -> None:
     """Four processes send one campaign at once, two are killed; a rerun completes it."""
     phones = recipients(2000, seed=7)
-    campaign = Campaign(sandbox_server, journal_spec("redis", tmp_path, request), phones, engine)
+    with Campaign(
+        sandbox_server, journal_spec("redis", tmp_path, request), phones, engine
+    ) as campaign:
+        several_at_once(campaign)
+
+
+def several_at_once(campaign: Campaign) -> None:
+    """Four runs at once, two killed; the survivors and a rerun each complete it."""
     processes = [campaign.start() for _ in range(4)]
     time.sleep(random.uniform(0.4, 1.0))
     for process in processes[:2]:

@@ -215,7 +215,7 @@ async def test_a_journal_that_fails_to_record_leaves_numbers_started() -> None:
     class Forgetful(MemoryJournal):
         broken = True
 
-        async def record(self, key: str, outcomes: object, *, owner: str) -> None:
+        async def record(self, key: str, outcomes: object, *, owner: str, **kw: object) -> None:
             if self.broken:
                 raise JournalError("gone")
             await super().record(key, outcomes, owner=owner)  # type: ignore[arg-type]

@@ -57,8 +57,9 @@ async def test_claim_then_record_then_claim_again(make_journal: JournalFactory) 
     journal = make_journal()
     first, second = new_owner(), new_owner()
     await journal.begin("k", "fp")
-    claim = await journal.claim("k", PHONES[:4], owner=first, lease=LEASE)
-    assert claim.fresh == PHONES[:4]
+    claim = await journal.claim("k", PHONES[:3], owner=first, lease=LEASE)
+    assert claim.fresh == PHONES[:3]
+    await journal.claim("k", PHONES[3:4], owner=first, lease=LEASE)
     assert claim.held == claim.interrupted == []
     assert claim.earlier.recipients == 0
     await journal.record(
@@ -69,6 +70,7 @@ async def test_claim_then_record_then_claim_again(make_journal: JournalFactory) 
             Outcome(PHONES[2], "unknown", "maybe sent: dropped answer"),
         ],
         owner=first,
+        attempt=claim.attempt,
     )
     again = await journal.claim("k", PHONES[:6], owner=second, lease=LEASE)
     assert again.earlier.sent == {"id-0": PHONES[0]}
@@ -152,7 +154,8 @@ async def test_load_and_summary(make_journal: JournalFactory, clock: Clock) -> N
     owner = new_owner()
     await journal.begin("k", "fp")
     created = clock.now
-    await journal.claim("k", PHONES[:4], owner=owner, lease=LEASE)
+    await journal.claim("k", PHONES[:3], owner=owner, lease=LEASE)
+    await journal.claim("k", PHONES[3:4], owner=owner, lease=LEASE)
     clock.advance(5)
     await journal.record(
         "k",
@@ -238,7 +241,8 @@ async def test_sqlite_marks_survive_reopening(tmp_path: Path, clock: Clock) -> N
     first = SqliteJournal(tmp_path / "j.db", clock=clock)
     await first.begin("k", "fp")
     owner = new_owner()
-    await first.claim("k", PHONES[:2], owner=owner, lease=LEASE)
+    await first.claim("k", PHONES[:1], owner=owner, lease=LEASE)
+    await first.claim("k", PHONES[1:2], owner=owner, lease=LEASE)
     await first.record("k", [Outcome(PHONES[0], "sent", "id-0")], owner=owner)
     await first.aclose()
     await first.aclose()  # twice is fine
