@@ -108,8 +108,9 @@ def test_the_same_command_resumes_a_killed_send(
     assert again is not None
     assert (again["sent"], again["failed"], again["unknown"]) == (sent, failed, unknown)
     assert len(asyncio.run(sandbox_server.messages(token))) == len(messages)
+    show = ["--json", "journal", "show", str(tmp_path / "sends.db")]
     shown = subprocess.run(
-        [sys.executable, "-m", "smsclub_async", "--json", "journal", "show", str(tmp_path / "sends.db")],
+        [sys.executable, "-m", "smsclub_async", *show],
         capture_output=True, text=True, cwd=ROOT, env=subprocess_env(), check=True,
     )  # fmt: skip
     (key,) = json.loads(shown.stdout)["keys"]
