@@ -1428,7 +1428,10 @@ def journaled(
                 combined.merge(claim.earlier)
                 combined.unknown.update(dict.fromkeys(claim.interrupted, INTERRUPTED))
                 if claim.fresh:
-                    sub = _sub_chunk(chunk, claim.fresh, rejected=first)
+                    if first and len(claim.fresh) == len(chunk.phones):
+                        sub = chunk  # the common case: all of it is new
+                    else:
+                        sub = _sub_chunk(chunk, claim.fresh, rejected=first)
                     first = False
                     result = await send_chunk(sub)
                     fresh_results.append(result)
@@ -1448,15 +1451,22 @@ def journaled(
             heart.exit()
         if first and chunk.rejected:
             combined.failed.update(chunk.rejected)
-        if not fresh_results:
-            return combined
-        total = type(fresh_results[0])()
-        total.merge(combined)
-        for result in fresh_results:
-            total.merge(result)
-        return total
+        return _combine(combined, fresh_results)
 
     return send
+
+
+def _combine(earlier: SendResult, fresh: list[SendResult]) -> SendResult:
+    """A chunk's result: what the journal knew, then what was sent now (its type kept)."""
+    if not fresh:
+        return earlier
+    if len(fresh) == 1 and not earlier.recipients and earlier.error is None:
+        return fresh[0]  # nothing from before: the sender's result as it is
+    total = type(fresh[0])()
+    total.merge(earlier)
+    for result in fresh:
+        total.merge(result)
+    return total
 
 
 async def _claim(journal: Journal, key: str, phones: list[str], owner: str, lease: float) -> Claim:
