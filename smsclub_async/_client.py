@@ -73,6 +73,8 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 _PRIORITIES = ("high", "normal")
+# Errors after which no further chunk of a send is started.
+_FATAL = (AuthenticationError, ClientClosedError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,7 @@ class GatewayClient:
                 scrub=self._scrub,
                 query=self._query,
                 attempt_timeout=_attempt_timeout(self._http.timeout),
+                answer_timeout=self._http.timeout.read,
             )
             self._state = ClientState.OPENED
         return self._pipeline
@@ -241,12 +244,16 @@ class GatewayClient:
     async def aclose(self) -> None:
         """Close the client and, if it owns its httpx client, that too. Safe to call twice.
 
-        Requests of a bulk send still in flight end first (their results are kept in
-        the send's ``partial``), so no connection is left open behind the client.
+        Requests still in flight are stopped first: each call ends with
+        :class:`ClientClosedError`, a bulk send's ``partial`` holding every issued id
+        (recipients whose request may have left are ``unknown``), and no connection
+        is left open behind the client.
         """
         if self._state is ClientState.CLOSED:
             return
         self._state = ClientState.CLOSED
+        if self._pipeline is not None:
+            await self._pipeline.abort()
         if self._http is not None and self._borrowed is None:
             await self._http.aclose()
 
@@ -576,7 +583,7 @@ class _SendRun:
             source,
             worker,
             limit=self._client.max_concurrency,
-            stop_after=lambda r: isinstance(r.error, AuthenticationError),
+            stop_after=lambda r: isinstance(r.error, _FATAL),
             leftovers=self.unclaimed,
         )
         # aclosing: stopping this stream must stop the requests at once, not when
@@ -584,12 +591,12 @@ class _SendRun:
         try:
             async with aclosing(parts):
                 async for result in parts:
-                    if isinstance(result.error, AuthenticationError):
+                    if isinstance(result.error, _FATAL):
                         fatal = result.error
                     yield result
             if fatal is not None and finite and source.error is None:
                 # The rest was never attempted: say so, recipient by recipient.
-                why = f"the send stopped after an authentication error ({fatal})"
+                why = f"the send stopped first ({fatal})"
                 async for chunk in chunks:
                     yield not_attempted(self._empty(chunk), chunk, why)
         finally:

@@ -72,7 +72,8 @@ def check_lifetime(lifetime: int | None, *, maximum: int = MAX_LIFETIME) -> int 
             f"lifetime must be a positive whole number of minutes, got {lifetime!r:.40}"
         )
     if lifetime > maximum:
-        raise ValueError(f"lifetime must be at most {maximum} minutes, got {lifetime:.3g}")
+        shown = lifetime if lifetime < 10**12 else f"a number of {len(str(lifetime)):,} digits"
+        raise ValueError(f"lifetime must be at most {maximum} minutes, got {shown}")
     return lifetime
 
 
@@ -193,14 +194,14 @@ def check_base_url(url: object) -> str:
         raise ConfigurationError(f"base_url must be a str, got {type(url).__name__}")
     url = url.rstrip("/")
     problem = None
+    if "@" in url.partition("://")[2].partition("/")[0]:
+        # Never echo it: it holds a password. (httpx would also send it as Basic auth.)
+        raise ConfigurationError(
+            "base_url must not hold a user name or password; pass credentials as the"
+            " client's own arguments"
+        )
     try:
         parsed = httpx.URL(url)
-        if parsed.userinfo:
-            # Never echo it: it holds a password.
-            raise ConfigurationError(
-                "base_url must not hold a user name or password; pass credentials as the"
-                " client's own arguments"
-            )
         if parsed.scheme not in ("http", "https"):
             problem = "it must start with https:// or http://"
         elif not parsed.host:

@@ -29,6 +29,7 @@ __all__ = [
     "to_code",
     "to_count",
     "to_decimal",
+    "to_money",
 ]
 
 MAX_DIGITS = 40
@@ -176,3 +177,16 @@ def to_code(value: object) -> int | None:
         return value if abs(value) < 10**9 else None
     text = value.strip() if isinstance(value, str) else ""
     return int(text) if _CODE.fullmatch(text) else None
+
+
+def to_money(value: object) -> Decimal | None:
+    """An account balance: exact, trailing zeros to the cent dropped ("8111.1700" is
+    8111.17) but never a digit that carries value; ``None`` if unreadable."""
+    amount = to_decimal(value)
+    if amount is None:
+        return None
+    try:
+        cents = amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than the decimal context holds
+        return amount
+    return cents if cents == amount else amount

@@ -6,7 +6,6 @@ Every exception the library raises on purpose derives from :class:`SmsClubError`
     ├── ClientClosedError          the client was used after aclose()
     ├── EventLoopError             the client was used from an event loop it is not bound to
     ├── ConfigurationError         no token, a bad base URL, a bad option
-    │   └── JournalConflictError   a send key reused with another message
     ├── TransportError             the request could not be completed (wraps httpx errors)
     │   └── RequestTimeoutError    connect, read, write or pool timeout (was TimeoutError)
     ├── DecodeError                a response body the library cannot read
@@ -43,7 +42,6 @@ __all__ = [
     "DuplicateError",
     "EventLoopError",
     "InsufficientFundsError",
-    "JournalConflictError",
     "LimiterError",
     "NotFoundError",
     "RateLimitedError",
@@ -124,13 +122,6 @@ class DecodeError(SmsClubError):
         super().__init__(message, partial=partial)
         self.endpoint = endpoint
         self.body = body[:500]
-
-
-class JournalConflictError(ConfigurationError):
-    """A send key already in the journal was used with another message or sender.
-
-    Nothing was sent: pick a new key, or send the same message again to resume.
-    """
 
 
 class SourceError(SmsClubError):

@@ -26,14 +26,16 @@ is too late there is never written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 import logging
 import time
+import weakref
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import tenacity
@@ -48,7 +50,7 @@ from ._errors import (
     SmsClubError,
     TransportError,
 )
-from ._limiter import Permit, RateLimiter
+from ._limiter import Permit, Priority, RateLimiter
 from ._retry import RetryPolicy
 
 __all__ = [
@@ -61,8 +63,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("smsclub_async")
-
-Priority = Literal["high", "normal"]
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 """The largest answer body read, after decompression: a send or status answer of 1,000
@@ -186,6 +186,9 @@ class Progress:
         return self.in_flight and (self.started or not self.traced)
 
 
+_CLOSING = "smsclub-async: the client is closing"
+
+
 class _TooLate(Exception):  # noqa: N818 - internal signal, never escapes the pipeline
     """Raised from the trace hook to stop a request before a byte of it is written."""
 
@@ -208,19 +211,26 @@ class Pipeline:
         max_in_flight: requests in flight at once (the size of the connection pool).
         attempt_timeout: the longest one attempt may take in all (httpx's timeouts
             are per read, so a body trickling a byte at a time never trips them).
+        answer_timeout: once the request has left, its answer must be complete
+            within this many seconds.
         query: a query string appended to every URL (``?a=b``); endpoints, which name
             requests in errors and logs, never include it.
     """
 
     __slots__ = (
+        "_aborted",
+        "_answer_timeout",
         "_attempt_timeout",
         "_clock",
+        "_closing",
         "_headers",
         "_http",
+        "_idle",
         "_lanes",
         "_limiter",
         "_pool_gate",
         "_query",
+        "_running",
         "_sockets",
         "_urls",
         "base_url",
@@ -240,6 +250,7 @@ class Pipeline:
         scrub: Callable[[str], str] = str,
         max_in_flight: int = 10,
         attempt_timeout: float | None = None,
+        answer_timeout: float | None = None,
         query: str = "",
     ) -> None:
         # Take a connection's worth of room before a limiter slot: a request holding
@@ -259,6 +270,11 @@ class Pipeline:
         self.stats = stats
         self._clock = clock
         self._attempt_timeout = attempt_timeout
+        self._answer_timeout = answer_timeout
+        self._running: set[asyncio.Task[Any]] = set()
+        self._aborted: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        self._idle: asyncio.Event | None = None
+        self._closing = False
         self._query = query
 
     async def exchange(
@@ -274,6 +290,73 @@ class Pipeline:
         not_after: float | None = None,
     ) -> Outcome:
         """Make a request with retries and return how it ended. Never raises an API error.
+
+        When the client closes (:meth:`abort`) the request is stopped: it raises
+        :class:`ClientClosedError`, and ``progress`` says whether it may have left.
+        """
+        if self._closing:
+            raise ClientClosedError(f"{endpoint}: the client is closed")
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            return await self._exchange(
+                endpoint,
+                payload,
+                policy=policy,
+                is_send=is_send,
+                decipher=decipher,
+                progress=progress,
+                priority=priority,
+                not_after=not_after,
+            )
+        except asyncio.CancelledError:
+            if task not in self._aborted:
+                raise
+            task.uncancel()
+            closed = ClientClosedError(f"{endpoint}: the client was closed during the request")
+            raise closed from None
+        finally:
+            self._running.discard(task)
+            if not self._running and self._idle is not None:
+                self._idle.set()
+
+    async def abort(self) -> None:
+        """Stop every request in flight and refuse new ones (the client is closing).
+
+        Returns once each has ended (turned into its caller's ``ClientClosedError``
+        and per-recipient results), so no connection is left behind the pool.
+        """
+        self._closing = True
+        me = asyncio.current_task()
+        others = [task for task in self._running if task is not me]
+        if not others:
+            return
+        self._idle = asyncio.Event()
+        for task in others:
+            self._aborted.add(task)
+            task.cancel(_CLOSING)
+        # Each turns the cancellation into an outcome and leaves; a stubborn one
+        # (a caller's shielded await) is not waited for past a few seconds.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                while any(task in self._running for task in others):
+                    self._idle.clear()
+                    await self._idle.wait()
+
+    async def _exchange(
+        self,
+        endpoint: str,
+        payload: bytes | None,
+        *,
+        policy: RetryPolicy,
+        is_send: bool,
+        decipher: Decipher,
+        progress: Progress | None,
+        priority: Priority,
+        not_after: float | None,
+    ) -> Outcome:
+        """:meth:`exchange`, without the bookkeeping of requests in flight.
 
         Args:
             endpoint: the path, e.g. ``/sms/send``.
@@ -445,27 +528,14 @@ class Pipeline:
         self.stats.requests += 1
         number = progress.attempts
         progress.traced = progress.started = progress.written = False
-        trace = _tracer(progress, permit, leave_gate, deadline, clock)
-        request = self._http.build_request(
-            "POST",
-            url,
-            content=payload if payload is not None else b"",
-            headers=self._headers,
-            extensions={"trace": trace},
-        )
         progress.in_flight = True
+        cap = _AnswerCap(self._answer_timeout)
+        trace = _tracer(progress, permit, leave_gate, deadline, clock, cap.shorten)
         try:
-            # httpx's timeouts are per read: a body trickling a byte at a time never
-            # trips them, so the attempt as a whole is bounded too.
-            async with asyncio.timeout(self._attempt_timeout):
-                response = await self._http.send(request, stream=True)
-                try:
-                    body = await _read_bounded(response, MAX_ANSWER_BYTES)
-                finally:
-                    await response.aclose()
+            status, headers, body = await self._round_trip(url, payload, trace, cap)
         except TimeoutError:
             progress.in_flight = False
-            exc = httpx.ReadTimeout(f"no complete answer in {self._attempt_timeout:g} s")
+            exc = httpx.ReadTimeout("no complete answer within the timeout")
             _log_attempt(endpoint, None, started, clock(), number, "attempt timeout")
             return self._transport_failure(endpoint, exc, progress)
         except _TooLate:
@@ -477,7 +547,7 @@ class Pipeline:
                 f"{endpoint}: the answer is larger than {MAX_ANSWER_BYTES:,} bytes; not read",
                 endpoint=endpoint,
             )
-            return _Attempt(_Kind.FINAL, response.status_code, error=error, processed_maybe=True)
+            return _Attempt(_Kind.FINAL, error=error, processed_maybe=True)
         except RuntimeError as exc:
             progress.in_flight = False
             if not self._http.is_closed:
@@ -497,9 +567,39 @@ class Pipeline:
             self._pool_gate.enabled |= progress.traced
             permit.done()
         progress.in_flight = False
-        status = response.status_code
         _log_attempt(endpoint, status, started, clock(), number, None)
-        return self._read(status, response.headers, body, decipher, progress)
+        return self._read(status, headers, body, decipher, progress)
+
+    async def _round_trip(
+        self,
+        url: httpx.URL,
+        payload: bytes | None,
+        trace: Callable[[str, dict[str, Any]], Awaitable[None]],
+        cap: _AnswerCap,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Send the request and read its answer, within the attempt's time.
+
+        httpx's timeouts are per read: a body trickling a byte at a time never trips
+        them. So the attempt as a whole is bounded, and once the request has left
+        (the trace says so; for untraced transports, once the headers came) its
+        answer must be complete within the read timeout.
+        """
+        async with asyncio.timeout(self._attempt_timeout) as timeout:
+            cap.timeout = timeout
+            request = self._http.build_request(
+                "POST",
+                url,
+                content=payload if payload is not None else b"",
+                headers=self._headers,
+                extensions={"trace": trace},
+            )
+            response = await self._http.send(request, stream=True)
+            cap.shorten(asyncio.get_running_loop().time())
+            try:
+                body = await _read_bounded(response, MAX_ANSWER_BYTES)
+            finally:
+                await response.aclose()
+        return response.status_code, response.headers, body
 
     async def _slot(
         self, leave_gate: Callable[[], None], priority: Priority
@@ -508,7 +608,7 @@ class Pipeline:
         waited_from = self._clock()
         try:
             if self._lanes and priority != "normal":
-                permit = await self._limiter.acquire(priority=priority)  # type: ignore[call-arg]
+                permit = await self._limiter.acquire(priority=priority)
             else:
                 permit = await self._limiter.acquire()
         except BaseException:
@@ -573,12 +673,13 @@ class Pipeline:
         )
 
 
-def _tracer(
+def _tracer(  # noqa: PLR0917
     progress: Progress,
     permit: Permit,
     leave_gate: Callable[[], None],
     deadline: float | None,
     clock: Callable[[], float],
+    written: Callable[[float], None],
 ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
     """The httpcore trace hook of one attempt: it records what left, and when.
 
@@ -600,8 +701,26 @@ def _tracer(
             permit.sent()
         elif event in _BODY_WRITTEN:
             progress.written = True
+            written(asyncio.get_running_loop().time())
 
     return trace
+
+
+class _AnswerCap:
+    """Brings an attempt's time limit forward: its answer is due ``seconds`` after it left."""
+
+    __slots__ = ("seconds", "timeout")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.timeout: asyncio.Timeout | None = None
+
+    def shorten(self, now: float) -> None:
+        if self.seconds is None or self.timeout is None:
+            return
+        current = self.timeout.when()
+        if current is None or now + self.seconds < current:
+            self.timeout.reschedule(now + self.seconds)
 
 
 def _earliest(first: float | None, second: float | None) -> float | None:

@@ -15,7 +15,6 @@ from ._errors import (
     DuplicateError,
     EventLoopError,
     InsufficientFundsError,
-    JournalConflictError,
     LimiterError,
     NotFoundError,
     RateLimitedError,
@@ -27,6 +26,7 @@ from ._errors import (
     UnsupportedError,
     ValidationError,
 )
+from .journal import JournalConflictError, JournalError
 
 __all__ = [
     "APIError",
@@ -38,6 +38,7 @@ __all__ = [
     "EventLoopError",
     "InsufficientFundsError",
     "JournalConflictError",
+    "JournalError",
     "LimiterError",
     "NotFoundError",
     "RateLimitedError",
@@ -50,5 +51,5 @@ __all__ = [
     "ValidationError",
 ]
 
-for _name in ("EventLoopError", "JournalConflictError", "SourceError", "UnsupportedError"):
+for _name in ("EventLoopError", "SourceError", "UnsupportedError"):
     globals()[_name].__module__ = __name__

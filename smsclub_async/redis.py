@@ -2,63 +2,65 @@
 
 Install the extra: ``pip install 'smsclub-async[redis]'``.
 
-Algorithm: a reserving GCRA with no burst
-=========================================
-The token's schedule is one number in Redis, the *theoretical arrival time* (TAT):
-the earliest moment the next request may go. A Lua script, run atomically by Redis
-in one round trip (``EVALSHA``), reads Redis's own clock (``TIME``), reserves the slot
-``max(now, TAT)``, moves TAT one *interval* on and returns the wait until the slot;
-the caller sleeps that long and goes. The interval is ``(period + margin) / rate``
-(112 ms for 9 per 1.008 s), so any ``rate + 1`` consecutive slots span at least
-``period + margin``: no window of ``period`` seconds can hold more than ``rate``
-admissions, across any number of processes, and the sustained rate is
-``rate * period / (period + margin)`` (99.2 % of the cap with the defaults).
+Algorithm: reserved slots, corrected by wire times
+==================================================
+The token's schedule lives in Redis (two small keys per token; see
+:mod:`smsclub_async._redis_script`). A Lua script, run atomically by Redis in one
+round trip (``EVALSHA``), reads Redis's own clock (``TIME``) and reserves the next
+*slot*: no sooner than one *interval* after the slot before it (``(period + margin) /
+rate``, 112 ms for 9 per 1.008 s: even spacing, no bursts) and no sooner than
+``window = period + margin`` after the ``rate``-th latest *claim*. A claim is the
+moment a granted request reaches (or may reach) the gateway: it starts as the slot,
+and when the request goes out later than its slot (the first request on a cold
+connection, a busy event loop, a process waiting for a CPU), :meth:`Permit.sent`
+reports the real wire time and the claim moves there. Slots granted after that report
+keep ``window`` from it, so the cap holds for the arrivals the server counts, from
+the first request of a cold fleet on.
 
-Why spacing rather than an exact sliding log of the last ``rate`` admissions (a ZSET):
-a log admits ``rate`` requests at once and then ``rate`` more a window later, so the
-whole margin is spent between the first and the last of a burst, and a burst of nine
-requests opening nine connections at once is what makes arrival times jitter. Even
-spacing gives the same long-run rate, keeps the state at one small hash per token
-(O(1) work, no trimming), and, since slots are handed out in the order the
-reservations reach Redis, serves waiters first come, first served. The cost is
-latency for an idle token's burst: the ninth request of a burst waits 0.9 s instead
-of going at once.
+Why this closes the gap of a schedule alone: a request that left 20 ms late on a
+cold connection, with the request ``rate`` slots after it on time, put ten arrivals in
+one second (measured: 2, 4 and 8 fresh processes, 10 in the densest window in 5 of 5
+runs). Now the later slot keeps ``window`` from the late wire time. That works as long
+as the report reaches Redis before the later slot is granted, and slots are granted
+at most ``horizon`` ahead (0.5 s by default), while the slot ``rate`` places later is
+at least ``window`` after ours: a request may be up to ``window - horizon`` (~0.5 s)
+late, its own way to Redis included. To stay inside that, a caller that wakes more
+than ``(window - horizon) / 2`` after its slot forfeits it and reserves another
+(``late_slots`` counts them), and a pipeline that awaits :meth:`ready` before writing
+(see below) checks again at the last moment.
+
+A transport without trace events (aiohttp) never calls :meth:`Permit.sent`; its
+request is reported when its answer arrives (:meth:`Permit.done`), as having left
+``margin`` before that: it reached the gateway before the answer came back, and the
+next request arrives after its own slot, so ``period`` between them is enough.
+
+Lanes: ``acquire(priority="high")`` takes the next free slot ahead of every normal
+request still waiting, in every process. A normal request is granted a slot at most
+``normal_horizon`` ahead (two intervals); a high one up to ``horizon``, so it takes
+the first slot after those already granted, and waits at most about
+``normal_horizon + interval`` (~0.34 s at 9/s). Going ahead spends one unit of a
+high budget kept in Redis for the token (``high_burst`` units, refilled at
+``high_share`` of the cap, 10 % by default): normal traffic keeps at least 90 % of the
+cap whatever the high lane does. In a process, normal waiters queue locally and only
+the first asks Redis (the others do not poll); high requests go straight to Redis.
 
 Why Redis's clock: every reservation is computed on one clock, so host clocks that
 disagree, drift or step do not matter. The reply carries the wait and Redis's time;
 the caller maps the slot onto its own monotonic clock (NTP-style, from the recent
 reply with the shortest round trip, so to within half of it: ~0.1 ms on a LAN) and
-sleeps until then. A reply that was held up on its way back therefore does not make
-its caller late, as long as it arrives before the slot. While the mapping is too
-uncertain (only slow round trips so far, e.g. new connections), a waiter reads
-Redis's ``TIME`` again during its wait.
+sleeps until the latest moment the slot can be on its clock, so it never goes early.
+While the mapping is too uncertain (only slow round trips so far, e.g. new
+connections), a waiter reads Redis's ``TIME`` again during its wait.
 
-Late slots are forfeited. Spacing alone breaks if a request goes late (a busy event
-loop, a process waiting for a CPU) while the one ``rate`` slots after it goes on
-time: measured with 8 processes on 2 busy cores, one admission 11 ms late put 10 in
-a second. So a caller that wakes up checks how late it may be (its lateness plus the
-mapping's uncertainty); beyond ``max(margin / 2, 1 ms)`` it does not go but
-reserves a new slot (counted in ``late_slots``). Every admission is therefore within
-``margin / 2`` of its slot, relative to the others, which leaves the other half of
-the margin for the request's own way to the wire. A forfeited slot is lost
-capacity, never a breach.
-
-Why :meth:`Permit.sent` and :meth:`Permit.done` are no-ops: the schedule is fixed
-when a slot is reserved (often a second or more before the request leaves), so a
-wire time reported later could not move the slots already handed out; and with no
-bursts, a request ``rate`` places later is at least ``period + margin`` behind, so
-the cap holds as the server sees it as long as the admission-to-wire lag of two
-requests differs by less than ``margin / 2``. Warm connections on a quiet loop are
-well within the default 4 ms; a cold TLS connection (~30 ms) is not. Where requests
-often go out on fresh connections, raise ``margin`` (0.05 s still sustains 95 % of
-the cap). Hosts whose usual round trips to Redis differ by more than that also need a
-larger margin: the reply's one-way delay is not known, only its variation.
+:meth:`ready` (optional in the pipeline): awaited when the request holds a connection
+and is about to be written. If that moment is more than ``(window - horizon) / 2``
+after the slot, the slot is forfeited and a new one taken there, on the connection
+already open; otherwise it returns at once.
 
 Guards:
 
 * Horizon: a slot is never reserved more than ``horizon`` seconds ahead; a caller
   that finds the schedule full that far asks again when room opens (with jitter).
-  This bounds how far ahead anyone sleeps towards a slot, which the next guard uses.
 * Redis restarted (the schedule lost, or reloaded stale from disk) while callers
   still sleep towards slots it had granted: those slots lie at most one horizon after
   the crash, so for ``horizon`` + 1 s after Redis started the script grants nothing
@@ -68,19 +70,22 @@ Guards:
 Limits, stated plainly: a Redis failover to a replica that lags behind, a
 ``maxmemory`` policy that evicts keys with a TTL (``volatile-*``, ``allkeys-*``), a
 ``FLUSHALL``, or a forward step of Redis's clock while requests are queued can each
-let a few requests through early once. Every limiter that shares a token must use the
-same ``rate``, ``period``, ``margin`` and ``horizon``.
+let a few requests through early once; so can a request that reaches the wire more
+than ``window - horizon`` after its slot without passing through :meth:`ready`.
+Every limiter that shares a token must use the same ``rate``, ``period``, ``margin``
+and ``horizon``.
 
-Failure behaviour: fail closed
-==============================
-If Redis does not answer within ``redis_timeout`` (connection refused, timeout,
-error reply, bad password), :meth:`RedisLimiter.acquire` raises
-:class:`~smsclub_async.LimiterError` naming the Redis address (never a password,
-never the token) and chaining the cause, and no request is sent. redis-py's own
-retries run inside that bound, so a Redis restart that takes less than
-``redis_timeout`` costs only latency. Recovery is automatic: every ``acquire`` asks
-Redis again, and a restarted Redis, which has lost its script cache, gets the
-script loaded again (redis-py's ``Script`` handles ``NOSCRIPT``).
+Failure behaviour: retry, then fail closed
+==========================================
+A connection refused or reset, a timeout, or a Redis still loading its data is retried
+(backoff from 10 ms to 250 ms, with jitter) until ``redis_timeout`` has passed since
+the first failure of the call: a Redis restart shorter than that costs latency, not
+recipients (after it, the start-up guard above holds slots back for ``horizon`` + 1
+s). Then :meth:`RedisLimiter.acquire` raises :class:`~smsclub_async.LimiterError`
+naming the Redis address (never a password, never the token) and chaining the cause,
+and no request is sent. A bad password, missing permissions or an error reply fail at
+once. A restarted Redis, which has lost its script cache, gets the scripts loaded again
+(redis-py's ``Script`` handles ``NOSCRIPT``).
 
 Opting for availability instead: pass ``fallback=LocalLimiter(rate=...)`` with a
 conservative share of the cap (``rate // number_of_processes``); while Redis fails,
@@ -96,18 +101,33 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, TypeVar
 
 from ._errors import ClientClosedError, ConfigurationError, LimiterError
-from ._limiter import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_MARGIN, Permit, RateLimiter
+from ._limiter import (
+    DEFAULT_HIGH_SHARE,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_WINDOW_MARGIN,
+    Permit,
+    Priority,
+    RateLimiter,
+    check_priority,
+)
 from ._limiter import token_fingerprint as _token_fingerprint
-from ._redis_script import RESERVE_SCRIPT, RESERVED, SECOND_US
+from ._redis_script import REPORT_SCRIPT, RESERVE_SCRIPT, RESERVED, SECOND_US
 
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.connection import SSLConnection
-    from redis.exceptions import RedisError
+    from redis.exceptions import (
+        AuthenticationError,
+        AuthorizationError,
+        RedisError,
+    )
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "smsclub_async.redis needs redis-py: pip install 'smsclub-async[redis]'"
@@ -124,16 +144,20 @@ DEFAULT_KEY_PREFIX = "smsclub:ratelimit:"
 """Prefix of the Redis keys; the token's fingerprint follows it."""
 
 DEFAULT_REDIS_TIMEOUT = 2.0
-"""Seconds one reservation may take, redis-py's retries included, before failing."""
+"""Seconds a call to Redis may take, retries included, before failing closed."""
 
-DEFAULT_HORIZON = 2.0
-"""Seconds ahead a slot may be reserved. 18 waiters at 9/s queue without polling; a
-restarted Redis grants no slot for this long plus one second."""
+DEFAULT_HORIZON = 0.5
+"""Seconds ahead a slot may be reserved (by the high lane; normal: two intervals).
+Below the one-second window, so that a late request's wire time reaches Redis before
+the slot ``rate`` places later is granted. A restarted Redis grants no slot for this
+long plus one second."""
 
 # How long a limiter with a fallback keeps using it before asking Redis again.
 _FALLBACK_PROBE_INTERVAL = 1.0
-# Slots taken later than max(margin / 2, this) are forfeited (see the module docstring).
+# Smallest lateness at wake-up that forfeits a slot.
 _MIN_LATE_TOLERANCE = 0.001
+# Smallest normal horizon (at high rates two intervals are very short).
+_MIN_NORMAL_HORIZON = 0.05
 # The clock mapping uses the replies of the last few seconds (clocks drift apart
 # slowly; NTP slews by at most 0.05 %, 2.5 ms over 5 s) ...
 _CLOCK_SAMPLE_AGE = 5.0
@@ -141,26 +165,17 @@ _CLOCK_SAMPLE_AGE = 5.0
 _CLOCK_SAMPLES = 64
 # Extra reads of Redis's clock a waiter may make when the mapping is too uncertain.
 _CALIBRATIONS = 3
+# Backoff between retries of a failed Redis call.
+_RETRY_FIRST = 0.01
+_RETRY_MAX = 0.25
+# Errors that a Redis restart or a network blip causes: retried within redis_timeout.
+_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+# ... except these, which a retry cannot fix.
+_PERMANENT = (AuthenticationError, AuthorizationError)
 
 _log = logging.getLogger(__name__)
 
-
-class _NoopPermit:
-    """The permit of a Redis slot: the schedule was fixed when the slot was reserved."""
-
-    __slots__ = ()
-
-    def sent(self) -> None:
-        """Nothing to record (see the module docstring)."""
-
-    def done(self) -> None:
-        """Nothing to release: a slot is spent whether or not the request went out."""
-
-    def __repr__(self) -> str:
-        return "RedisPermit()"
-
-
-_PERMIT: Final = _NoopPermit()
+T = TypeVar("T")
 
 
 def _redis_address(client: aioredis.Redis) -> str:
@@ -224,13 +239,82 @@ class _RedisClock:
         local = min(max(redis_time - offset, asked + wait), answered + wait)
         return local, round_trip
 
+    def latest_local(
+        self, redis_time: float, *, answered: float, redis_now: float
+    ) -> tuple[float, float]:
+        """The latest local moment a Redis time can be, and the mapping's uncertainty.
+
+        Sleeping until it never goes early: within half the best round trip of the
+        mapped time, and never after what the latest call proves (Redis ran before
+        ``answered``).
+        """
+        round_trip, offset = min((trip, offset) for _, trip, offset in self._samples)
+        latest = min(redis_time - offset + round_trip / 2, answered + redis_time - redis_now)
+        return latest, round_trip
+
+    def latest_redis_time(self, local: float) -> float:
+        """The latest Redis time a local moment can be (half the best round trip later)."""
+        round_trip, offset = min((trip, offset) for _, trip, offset in self._samples)
+        return local + offset + round_trip / 2
+
+
+async def _acquire_from(limiter: RateLimiter, *, high: bool) -> Permit:
+    """Acquire from another limiter; ``priority`` only passed for the high lane, so a
+    limiter written before lanes existed still works as a fallback."""
+    if high:
+        return await limiter.acquire(priority="high")
+    return await limiter.acquire()
+
+
+class _Grant:
+    """A slot reserved in Redis: its number, its Redis time, and where it falls locally."""
+
+    __slots__ = ("high", "redis_slot", "seq", "target")
+
+    def __init__(self, seq: int, redis_slot: float, target: float, *, high: bool) -> None:
+        self.seq = seq
+        self.redis_slot = redis_slot
+        self.target = target  # the latest local moment the slot can be
+        self.high = high
+
+
+class _RedisPermit:
+    """The permit of a Redis slot: reports a late wire time so later slots keep clear."""
+
+    __slots__ = ("_grant", "_limiter", "_reported")
+
+    def __init__(self, limiter: RedisLimiter, grant: _Grant) -> None:
+        self._limiter = limiter
+        self._grant = grant
+        self._reported = False
+
+    def __repr__(self) -> str:
+        return f"RedisPermit(slot={self._grant.seq})"
+
+    async def ready(self) -> None:
+        """Called just before the request is written: take a new slot if this one is stale."""
+        if not self._reported:
+            self._grant = await self._limiter._ready(self._grant)
+
+    def sent(self) -> None:
+        """The request is on the wire: report the moment if it is later than the slot."""
+        if not self._reported:
+            self._reported = True
+            self._limiter._report(self._grant, time.monotonic(), answered=False)
+
+    def done(self) -> None:
+        """The attempt is over; without a :meth:`sent`, the answer's time bounds the wire's."""
+        if not self._reported:
+            self._reported = True
+            self._limiter._report(self._grant, time.monotonic(), answered=True)
+
 
 class RedisLimiter:
     """A :class:`~smsclub_async.RateLimiter` whose schedule lives in Redis.
 
     Every process, on any host, that builds a ``RedisLimiter`` for the same token and
-    Redis shares one schedule: together they never admit more than ``rate`` requests
-    in any ``period``-long window, and together they sustain
+    Redis shares one schedule: together they never let more than ``rate`` requests
+    reach the gateway in any ``period``-long window, and together they sustain
     ``rate * period / (period + margin)`` requests per second. The token itself never
     reaches Redis: keys carry a SHA-256 fingerprint of it.
 
@@ -244,16 +328,23 @@ class RedisLimiter:
         rate: requests allowed per ``period``.
         period: the gateway's window, in seconds.
         margin: seconds added to the window to absorb timing jitter.
-        key_prefix: prefix of the Redis key (the fingerprint follows it).
-        redis_timeout: seconds a reservation may take before :class:`LimiterError`.
-        horizon: seconds ahead a slot may be reserved, and how long a freshly
-            started Redis grants nothing (plus one second; see the module docstring).
+        key_prefix: prefix of the Redis keys (the fingerprint follows it).
+        redis_timeout: seconds a call to Redis may take, retries included, before
+            :class:`LimiterError`.
+        horizon: seconds ahead a slot may be reserved by the high lane (keep it below
+            the window), and how long a freshly started Redis grants nothing (plus one
+            second; see the module docstring).
+        high_share: the share of the cap the high lane may take ahead of waiting
+            normal requests in the long run.
+        high_burst: how many high requests may go ahead at once (``rate`` by default).
         fallback: a limiter to use while Redis fails, instead of failing. Give it a
             conservative share of the cap, e.g. ``LocalLimiter(rate // processes)``.
 
     Attributes:
         late_slots: slots this limiter reserved but forfeited because its caller
-            woke up too late to use them safely (a sign of an overloaded loop).
+            reached them too late to use them safely (a sign of an overloaded loop).
+        reports: late wire times reported to Redis (requests that left after their
+            slot, e.g. on a cold connection).
 
     Raises:
         ConfigurationError: an empty token or an impossible rate, period or timeout.
@@ -273,23 +364,33 @@ class RedisLimiter:
 
     __slots__ = (
         "_address",
+        "_claims_key",
         "_client",
         "_clock",
         "_closed",
         "_fallback",
         "_fallback_until",
+        "_high_burst",
         "_horizon_us",
         "_interval_us",
         "_key",
-        "_late_tolerance",
+        "_late_limit",
+        "_normal_horizon_us",
         "_owns_client",
+        "_refill_per_us",
+        "_report_script",
+        "_reporting",
         "_reserve",
+        "_turn",
+        "_window_us",
+        "high_share",
         "horizon",
         "late_slots",
         "margin",
         "period",
         "rate",
         "redis_timeout",
+        "reports",
     )
 
     def __init__(
@@ -303,6 +404,8 @@ class RedisLimiter:
         key_prefix: str = DEFAULT_KEY_PREFIX,
         redis_timeout: float = DEFAULT_REDIS_TIMEOUT,
         horizon: float = DEFAULT_HORIZON,
+        high_share: float = DEFAULT_HIGH_SHARE,
+        high_burst: int | None = None,
         fallback: RateLimiter | None = None,
     ) -> None:
         if not isinstance(token, str) or not token:
@@ -315,21 +418,38 @@ class RedisLimiter:
             raise ConfigurationError("period must be positive and margin not negative")
         if not redis_timeout > 0 or not horizon > 0:
             raise ConfigurationError("redis_timeout and horizon must be positive")
+        if not 0 <= high_share <= 1:
+            raise ConfigurationError(f"high_share must be between 0 and 1, got {high_share!r}")
+        if high_burst is not None and (isinstance(high_burst, bool) or high_burst < 1):
+            raise ConfigurationError(f"high_burst must be at least 1, got {high_burst!r}")
         self.rate = rate
         self.period = period
         self.margin = margin
         self.redis_timeout = redis_timeout
         self.horizon = horizon
+        self.high_share = high_share
+        self._high_burst = high_burst if high_burst is not None else rate
+        self._refill_per_us = high_share * rate / period / SECOND_US
         # Rounded up, so rounding never brings two slots closer than the interval.
         self._interval_us = math.ceil((period + margin) * SECOND_US / rate)
+        self._window_us = math.ceil((period + margin) * SECOND_US)
         self._horizon_us = round(horizon * SECOND_US)
+        normal_horizon = min(horizon, max(2 * self._interval_us / SECOND_US, _MIN_NORMAL_HORIZON))
+        self._normal_horizon_us = round(normal_horizon * SECOND_US)
         self._key = f"{key_prefix}{_token_fingerprint(token)}"
+        self._claims_key = f"{self._key}:claims"
         self._client = client
         self._address = _redis_address(client)
         self._reserve = client.register_script(RESERVE_SCRIPT)
-        self._late_tolerance = max(margin / 2, _MIN_LATE_TOLERANCE)
+        self._report_script = client.register_script(REPORT_SCRIPT)
+        # A wake-up later than this forfeits the slot: the wire time must still reach
+        # Redis before the slot `rate` places later is granted (see the docstring).
+        self._late_limit = max(margin / 2, _MIN_LATE_TOLERANCE, (period + margin - horizon) / 2)
         self._clock = _RedisClock()
+        self._turn = asyncio.Lock()
+        self._reporting: set[asyncio.Task[None]] = set()
         self.late_slots = 0
+        self.reports = 0
         self._fallback = fallback
         self._fallback_until = 0.0
         self._owns_client = False
@@ -347,6 +467,8 @@ class RedisLimiter:
         key_prefix: str = DEFAULT_KEY_PREFIX,
         redis_timeout: float = DEFAULT_REDIS_TIMEOUT,
         horizon: float = DEFAULT_HORIZON,
+        high_share: float = DEFAULT_HIGH_SHARE,
+        high_burst: int | None = None,
         fallback: RateLimiter | None = None,
         **redis_options: Any,
     ) -> RedisLimiter:
@@ -378,6 +500,8 @@ class RedisLimiter:
             key_prefix=key_prefix,
             redis_timeout=redis_timeout,
             horizon=horizon,
+            high_share=high_share,
+            high_burst=high_burst,
             fallback=fallback,
         )
         limiter._owns_client = True
@@ -389,19 +513,29 @@ class RedisLimiter:
         return self._key
 
     @property
+    def claims_key(self) -> str:
+        """The Redis key of the token's recent wire-time claims."""
+        return self._claims_key
+
+    @property
     def address(self) -> str:
         """The Redis server, as a URL without credentials."""
         return self._address
 
     @property
     def window(self) -> float:
-        """``period + margin``: the window no ``rate + 1`` admissions fit into."""
+        """``period + margin``: the window no ``rate + 1`` arrivals fit into."""
         return round(self.period + self.margin, 9)
 
     @property
     def interval(self) -> float:
         """Seconds between two consecutive slots of the token."""
         return self._interval_us / SECOND_US
+
+    @property
+    def normal_horizon(self) -> float:
+        """Seconds ahead a normal request may reserve a slot (two intervals)."""
+        return self._normal_horizon_us / SECOND_US
 
     @property
     def closed(self) -> bool:
@@ -415,32 +549,58 @@ class RedisLimiter:
             f" key={self._key!r}, redis={self._address!r}{state})"
         )
 
-    async def acquire(self) -> Permit:
+    async def acquire(self, *, priority: Priority = "normal") -> Permit:
         """Wait for the token's next slot and return its permit.
 
         Waits as long as the schedule needs (never fails because the rate is
         reached); cancelling the wait forfeits the reserved slot, which is safe.
 
+        Args:
+            priority: ``"high"`` to take the next free slot ahead of every waiting
+                normal request, in every process (within the high budget).
+
         Raises:
             LimiterError: Redis did not grant a slot within ``redis_timeout`` (and no
                 fallback was given); no request may be sent.
             ClientClosedError: the limiter was closed.
+            ValueError: an unknown priority.
         """
+        high = check_priority(priority)
         while True:
             if self._closed:
                 raise ClientClosedError(
                     f"this RedisLimiter ({self._key}) was closed; create a new one"
                 )
             if self._fallback is not None and time.monotonic() < self._fallback_until:
-                return await self._fallback.acquire()
-            asked = time.monotonic()
+                return await _acquire_from(self._fallback, high=high)
             try:
-                reserved, wait_us, redis_now_us = await self._call_script()
+                grant = await self._take_slot(high=high)
             except LimiterError as error:
                 if self._fallback is None:
                     raise
                 self._use_fallback(error)
-                return await self._fallback.acquire()
+                return await _acquire_from(self._fallback, high=high)
+            if grant is not None:
+                return _RedisPermit(self, grant)
+
+    async def _take_slot(self, *, high: bool) -> _Grant | None:
+        """Reserve a slot and sleep until it; ``None`` if it was reached too late."""
+        if high:
+            grant, asked, answered, redis_now = await self._reserve_slot(high=True)
+        else:
+            # One normal waiter per process asks Redis at a time: the others would
+            # only be told to come back later.
+            async with self._turn:
+                grant, asked, answered, redis_now = await self._reserve_slot(high=False)
+        if await self._wait_for(grant, asked, answered, redis_now):
+            return grant
+        return None
+
+    async def _reserve_slot(self, *, high: bool) -> tuple[_Grant, float, float, float]:
+        """Ask Redis until it grants a slot; the grant and the call's times."""
+        while True:
+            asked = time.monotonic()
+            reserved, wait_us, redis_now_us, seq = await self._call_script(high=high)
             answered = time.monotonic()
             if self._fallback_until:
                 self._fallback_until = 0.0
@@ -451,54 +611,92 @@ class RedisLimiter:
                 )
             redis_now = redis_now_us / SECOND_US
             self._clock.add(asked, answered, redis_now)
-            if not reserved:
-                # The schedule is full up to the horizon: ask again when room opens,
-                # spread out so that waiters turned away together do not come back
-                # together.
-                jitter = random.uniform(0, self._interval_us)  # noqa: S311 - not for security
-                await asyncio.sleep((wait_us + jitter) / SECOND_US)
-                continue
-            if await self._wait_for(redis_now + wait_us / SECOND_US, asked, answered, redis_now):
-                return _PERMIT
+            if reserved:
+                redis_slot = redis_now + wait_us / SECOND_US
+                target, _ = self._clock.latest_local(
+                    redis_slot, answered=answered, redis_now=redis_now
+                )
+                return _Grant(seq, redis_slot, target, high=high), asked, answered, redis_now
+            # The lane's horizon is full: ask again when room opens, spread out so that
+            # waiters turned away together do not come back together.
+            jitter = random.uniform(0, self._interval_us / 2)  # noqa: S311 - not for security
+            await asyncio.sleep((wait_us + jitter) / SECOND_US)
 
     async def _wait_for(
-        self, redis_slot: float, asked: float, answered: float, redis_now: float
+        self, grant: _Grant, asked: float, answered: float, redis_now: float
     ) -> bool:
         """Sleep until a reserved slot; whether it was reached in time to be used.
 
         ``asked`` and ``answered`` are the local times around the call that reserved
         it, ``redis_now`` Redis's time in that call.
         """
+        del asked
         calibrations = 0
         while True:
             # Mapped again after every wait: replies that arrived meanwhile (to other
             # coroutines) may pin the clocks better.
-            slot, uncertainty = self._clock.to_local(
-                redis_slot, asked=asked, answered=answered, redis_now=redis_now
+            grant.target, uncertainty = self._clock.latest_local(
+                grant.redis_slot, answered=answered, redis_now=redis_now
             )
-            delay = slot - time.monotonic()
+            delay = grant.target - time.monotonic()
             if delay <= 0:
                 break
-            if uncertainty > self._late_tolerance / 2 and calibrations < _CALIBRATIONS:
-                # Too uncertain to go on time (all recent round trips were slow, e.g.
-                # new connections): read Redis's clock once more meanwhile.
+            if uncertainty > self.margin / 2 and calibrations < _CALIBRATIONS:
+                # Too uncertain (all recent round trips were slow, e.g. new
+                # connections): read Redis's clock once more meanwhile.
                 calibrations += 1
                 await self._calibrate(delay)
             else:
                 await asyncio.sleep(delay)
-        lateness = time.monotonic() - slot + uncertainty
-        if lateness <= self._late_tolerance:
+        return self._in_time(grant)
+
+    def _in_time(self, grant: _Grant) -> bool:
+        """Whether a slot reached now can still be used; counts a forfeit if not."""
+        lateness = time.monotonic() - grant.target
+        if lateness <= self._late_limit:
             return True
-        # Going now could put this request within one window of the one `rate` slots
-        # later, which will be on time: forfeit the slot (the caller takes another).
+        # Its wire time might reach Redis after the slot `rate` places later was
+        # granted: forfeit it (the caller takes another).
         self.late_slots += 1
-        _log.debug(
-            "slot of %s reached up to %.1f ms late (%.1f ms uncertain); reserving another",
-            self._key,
-            lateness * 1e3,
-            uncertainty * 1e3,
-        )
+        _log.debug("slot of %s reached %.1f ms late; reserving another", self._key, lateness * 1e3)
         return False
+
+    async def _ready(self, grant: _Grant) -> _Grant:
+        """The request is about to be written: keep the slot, or take a fresh one."""
+        while not self._in_time(grant):
+            taken = await self._take_slot(high=grant.high)
+            if taken is not None:
+                return taken
+        return grant
+
+    def _report(self, grant: _Grant, local: float, *, answered: bool) -> None:
+        """Move the slot's claim in Redis to the request's wire time, if it is later."""
+        wire = self._clock.latest_redis_time(local)
+        if answered:
+            # It reached the gateway before its answer came back; the next request
+            # arrives after its own slot, so `period` from here is enough.
+            wire -= self.margin
+        if wire <= grant.redis_slot + self.margin / 4:
+            return  # on time: the slot's claim stands
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - a permit used outside a loop
+            return
+        self.reports += 1
+        task = loop.create_task(self._send_report(grant.seq, round(wire * SECOND_US)))
+        self._reporting.add(task)
+        task.add_done_callback(self._reporting.discard)
+
+    async def _send_report(self, seq: int, wire_us: int) -> None:
+        try:
+            await self._with_retries(
+                lambda: self._report_script(
+                    keys=[self._claims_key],
+                    args=[seq, wire_us, self.rate, self._window_us],
+                )
+            )
+        except LimiterError as error:
+            _log.warning("could not report a late request to Redis: %s", error)
 
     async def _calibrate(self, limit: float) -> None:
         """One ``TIME`` round trip, to map Redis's clock better; failures are ignored."""
@@ -510,32 +708,74 @@ class RedisLimiter:
             return
         self._clock.add(asked, time.monotonic(), seconds + micros / SECOND_US)
 
-    async def _call_script(self) -> tuple[bool, int, int]:
-        """Run the reservation script once; any failure becomes a :class:`LimiterError`."""
-        try:
-            async with asyncio.timeout(self.redis_timeout):
-                reply = await self._reserve(
-                    keys=[self._key], args=[self._interval_us, self._horizon_us]
-                )
-        except TimeoutError as exc:
-            raise LimiterError(
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run a Redis call, retrying transient failures until ``redis_timeout`` passed.
+
+        Raises:
+            LimiterError: the call failed for good, or did not succeed in time.
+        """
+        deadline = time.monotonic() + self.redis_timeout
+        backoff = _RETRY_FIRST
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                async with asyncio.timeout(max(remaining, 0.0)):
+                    return await call()
+            except _PERMANENT as exc:
+                raise self._failure(exc) from exc
+            except (*_TRANSIENT, TimeoutError) as exc:
+                pause = backoff * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
+                if time.monotonic() + pause >= deadline:
+                    raise self._failure(exc) from exc
+                _log.debug("Redis at %s failed (%r); retrying", self._address, exc)
+                await asyncio.sleep(pause)
+                backoff = min(backoff * 2, _RETRY_MAX)
+            except RedisError as exc:
+                raise self._failure(exc) from exc
+
+    def _failure(self, exc: BaseException) -> LimiterError:
+        if isinstance(exc, TimeoutError | RedisTimeoutError):
+            return LimiterError(
                 f"Redis at {self._address} did not grant a rate-limit slot within"
                 f" {self.redis_timeout:g} s; no request was sent (check that Redis is"
                 " up and reachable, or raise redis_timeout)"
-            ) from exc
-        except (RedisError, OSError) as exc:
-            raise LimiterError(
-                f"Redis at {self._address} could not grant a rate-limit slot"
-                f" ({type(exc).__name__}); no request was sent (check that Redis is up"
-                " and reachable and the credentials are right)"
-            ) from exc
+            )
+        if isinstance(exc, _TRANSIENT) and not isinstance(exc, _PERMANENT):
+            return LimiterError(
+                f"Redis at {self._address} could not grant a rate-limit slot within"
+                f" {self.redis_timeout:g} s ({type(exc).__name__}); no request was sent"
+                " (check that Redis is up and reachable)"
+            )
+        return LimiterError(
+            f"Redis at {self._address} could not grant a rate-limit slot"
+            f" ({type(exc).__name__}); no request was sent (check that Redis is up"
+            " and reachable and the credentials are right)"
+        )
+
+    async def _call_script(self, *, high: bool) -> tuple[bool, int, int, int]:
+        """Run the reservation script (with retries); failures become :class:`LimiterError`."""
+        reply = await self._with_retries(
+            lambda: self._reserve(
+                keys=[self._key, self._claims_key],
+                args=[
+                    self._interval_us,
+                    self._normal_horizon_us,
+                    self._horizon_us,
+                    self._window_us,
+                    self.rate,
+                    1 if high else 0,
+                    self._high_burst,
+                    repr(self._refill_per_us),
+                ],
+            )
+        )
         try:
-            status, wait_us, redis_now_us = reply
-            return int(status) == RESERVED, max(0, int(wait_us)), int(redis_now_us)
+            status, wait_us, redis_now_us, seq = reply
+            return int(status) == RESERVED, max(0, int(wait_us)), int(redis_now_us), int(seq)
         except (TypeError, ValueError) as exc:
             raise LimiterError(
                 f"Redis at {self._address} answered the rate-limit script with"
-                f" {type(reply).__name__} instead of three numbers; no request was sent"
+                f" {type(reply).__name__} instead of four numbers; no request was sent"
             ) from exc
 
     def _use_fallback(self, error: LimiterError) -> None:
@@ -551,11 +791,14 @@ class RedisLimiter:
     async def aclose(self) -> None:
         """Close the limiter, and its Redis client if :meth:`from_url` created it.
 
-        Safe to call more than once. A borrowed client stays open.
+        Reports of late requests still on their way are given ``redis_timeout`` to
+        arrive first. Safe to call more than once. A borrowed client stays open.
         """
         if self._closed:
             return
         self._closed = True
+        if self._reporting:
+            await asyncio.wait(set(self._reporting), timeout=self.redis_timeout)
         if self._owns_client:
             await self._client.aclose()
 

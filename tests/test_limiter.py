@@ -6,11 +6,15 @@ import asyncio
 import bisect
 import random
 import time
+import uuid
+from decimal import Decimal
 
 import pytest
 
-from smsclub_async import LocalLimiter
+from smsclub_async import LocalLimiter, SmsClub
+from smsclub_async._limiter import Priority
 from smsclub_async.gateways import limiter_for_token
+from smsclub_async.sandbox import Sandbox, SandboxConfig, serve
 
 from .conftest import fake_clock
 
@@ -113,12 +117,44 @@ async def test_without_trace_every_arrival_the_server_could_see_respects_the_cap
     assert rate >= 8.8, rate
 
 
-def test_registry_shares_one_limiter_per_token_and_rate() -> None:
-    """Two clients of one token share a limiter; another token or rate gets its own."""
+def test_registry_keeps_one_limiter_per_token_and_the_strictest_rate_wins() -> None:
+    """Clients of one token share one limiter whatever rate they ask for: a lower rate
+    tightens it, a higher one changes nothing; another token gets its own."""
     a = limiter_for_token("registry-token-a")
     assert limiter_for_token("registry-token-a") is a
     assert limiter_for_token("registry-token-b") is not a
-    assert limiter_for_token("registry-token-a", 20) is not a
+    assert limiter_for_token("registry-token-a", 20) is a
+    assert a.rate == 9
+    assert limiter_for_token("registry-token-a", 8) is a
+    assert (a.rate, a.window) == (8, 1.008)
+    assert limiter_for_token("registry-token-a", 9).rate == 8
+    limiter_for_token("registry-token-a", 8, margin=0.02)
+    assert a.window == 1.02
+
+
+@pytest.mark.loopback
+@pytest.mark.slow
+async def test_clients_asking_9_and_8_on_one_token_never_exceed_8_together() -> None:
+    """Two SmsClub clients of one token, rate_limit=9 and rate_limit=8, sending at once
+    to a loopback server that answers 429 to the 9th request in any second: one limiter
+    (the stricter), no 429, no window over 8 at the server."""
+    token = f"nine-and-eight-{uuid.uuid4().hex}"
+    sandbox = Sandbox(SandboxConfig(rate_limit=8, balance=Decimal(10**6)))
+    async with (
+        serve(sandbox) as server, SmsClub(token=token, base_url=server.url, rate_limit=9) as nine,
+        SmsClub(token=token, base_url=server.url, rate_limit=8) as eight,
+    ):
+        assert nine.limiter is eight.limiter
+        phones = [f"38050{i:07d}" for i in range(2_000)]
+        results = await asyncio.gather(
+            nine.send(phones[:1_000], "nine", sender="VashZakaz"),
+            eight.send(phones[1_000:], "eight", sender="VashZakaz"),
+        )
+    assert all(not result.failed for result in results)
+    stats = sandbox.stats(token)
+    assert stats.rate_limited == 0
+    assert stats.densest_window() <= 8
+    assert stats.count >= 20
 
 
 def test_repr_and_validation() -> None:
@@ -147,3 +183,133 @@ def test_shared_across_event_loops_in_sequence() -> None:
     asyncio.run(burst(1))  # a fresh loop, as in the next Celery task
     assert len(times) == 4
     assert times[3] - times[0] >= limiter.window - 0.002
+
+
+# --- lanes ---------------------------------------------------------------------
+
+
+@fake_clock
+async def test_a_high_request_goes_ahead_of_every_waiting_normal_one() -> None:
+    """30 normal requests queued; a high one arriving later takes the next free slot."""
+    limiter = LocalLimiter(9, clock=loop_clock)
+    order: list[str] = []
+
+    async def request(name: str, priority: Priority) -> float:
+        permit = await limiter.acquire(priority=priority)
+        order.append(name)
+        permit.sent()
+        permit.done()
+        return loop_clock()
+
+    normals = [asyncio.create_task(request(f"n{i}", "normal")) for i in range(30)]
+    await asyncio.sleep(0.5)
+    arrived = loop_clock()
+    admitted = await request("high", "high")
+    assert admitted - arrived <= limiter.window / limiter.rate + 1e-6
+    # Only the normal requests admitted before it arrived went first.
+    assert order.index("high") == sum(1 for name in order[: order.index("high")])
+    assert order.index("high") <= 6
+    await asyncio.gather(*normals)
+    assert limiter.waiting == (0, 0)
+
+
+@fake_clock
+async def test_lanes_never_break_the_cap() -> None:
+    """High and normal requests mixed at random: no window over 9 at the wire."""
+    limiter = LocalLimiter(9, clock=loop_clock)
+    wire: list[float] = []
+    rng = random.Random(5)
+
+    async def request(priority: Priority) -> None:
+        await asyncio.sleep(rng.uniform(0, 10))
+        permit = await limiter.acquire(priority=priority)
+        await asyncio.sleep(rng.uniform(0, 0.02))  # on its way to the wire
+        wire.append(loop_clock())
+        permit.sent()
+        permit.done()
+
+    lanes: list[Priority] = ["high", "normal"]
+    await asyncio.gather(*(request(rng.choice(lanes)) for _ in range(300)))
+    assert densest_window(wire) <= 9
+
+
+@fake_clock
+async def test_occasional_high_requests_wait_one_slot_and_bulk_keeps_its_rate() -> None:
+    """A campaign saturating the cap and one high request every 2 s: each high waits at
+    most one interval, and the campaign keeps more than 90 % of the cap."""
+    limiter = LocalLimiter(9, clock=loop_clock)
+    bulk: list[float] = []
+    waits: list[float] = []
+    stop = 60.0
+
+    async def campaign() -> None:
+        while loop_clock() < stop:
+            permit = await limiter.acquire()
+            bulk.append(loop_clock())
+            permit.sent()
+            permit.done()
+
+    async def otp() -> None:
+        while loop_clock() < stop:
+            await asyncio.sleep(2.0)
+            asked = loop_clock()
+            permit = await limiter.acquire(priority="high")
+            waits.append(loop_clock() - asked)
+            permit.sent()
+            permit.done()
+
+    await asyncio.gather(*(campaign() for _ in range(10)), otp())
+    assert len(waits) >= 25
+    assert max(waits) <= limiter.window / limiter.rate + 0.002
+    bulk_rate = (len(bulk) - 1) / (bulk[-1] - bulk[0])
+    assert bulk_rate >= 0.9 * 9, bulk_rate
+
+
+@fake_clock
+async def test_a_flood_of_high_requests_starves_neither_lane() -> None:
+    """Both lanes saturated for 60 s: past the first burst, high requests go ahead only
+    within their share (10 %), otherwise both lanes are served in arrival order, so
+    normal requests still get at least 40 % of the cap (10 coroutines in each lane)."""
+    limiter = LocalLimiter(9, clock=loop_clock)
+    admitted: dict[str, list[float]] = {"high": [], "normal": []}
+    stop = 60.0
+
+    async def flood(priority: Priority) -> None:
+        while loop_clock() < stop:
+            permit = await limiter.acquire(priority=priority)
+            admitted[priority].append(loop_clock())
+            permit.sent()
+            permit.done()
+
+    await asyncio.gather(*(flood("high") for _ in range(10)), *(flood("normal") for _ in range(10)))
+    after_burst = [t for t in admitted["normal"] if t >= 10.0]
+    normal_rate = (len(after_burst) - 1) / (after_burst[-1] - after_burst[0])
+    high_after = [t for t in admitted["high"] if t >= 10.0]
+    high_rate = (len(high_after) - 1) / (high_after[-1] - high_after[0])
+    # Arrival order alone would split 50/50; the share moves 10 % of the cap to high.
+    assert 0.4 * 9 <= normal_rate <= 0.5 * 9, normal_rate
+    assert high_rate <= 0.6 * 9, high_rate
+    assert densest_window(admitted["high"] + admitted["normal"]) <= 9
+
+
+@fake_clock
+async def test_a_cancelled_head_passes_its_turn_on() -> None:
+    """The waiter at the head of the queue is cancelled: the next one is served."""
+    limiter = LocalLimiter(1, clock=loop_clock)
+    first = await limiter.acquire()
+    first.sent()
+    first.done()
+    head = asyncio.create_task(limiter.acquire(priority="high"))
+    behind = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.2)
+    head.cancel()
+    permit = await behind
+    assert loop_clock() <= limiter.window + 1e-6
+    permit.done()
+    assert limiter.waiting == (0, 0)
+
+
+def test_an_unknown_priority_is_refused() -> None:
+    """Only "high" and "normal" are lanes."""
+    with pytest.raises(ValueError, match="priority"):
+        asyncio.run(LocalLimiter(9).acquire(priority="urgent"))  # type: ignore[arg-type]

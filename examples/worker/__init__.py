@@ -1,7 +1,8 @@
 """Bulk campaigns on a job engine: plan, enqueue, send through a shared limiter, report.
 
 The engine-agnostic core (this package without :mod:`.tasks`) needs only
-smsclub-async with its ``redis`` extra; :mod:`.tasks` wires it to taskiq. See
+smsclub-async with its ``redis`` extra (the send journal, ``RedisJournal``, records
+every number); :mod:`.tasks` wires it to taskiq. See
 README.md beside this file.
 """
 
@@ -10,7 +11,6 @@ from .campaign import (
     DEFAULT_CHUNKS_PER_JOB,
     Campaign,
     CampaignReport,
-    ChunkRecord,
     build_report,
     job_chunks,
     job_timeout,
@@ -19,6 +19,8 @@ from .campaign import (
 from .job import (
     CountingLimiter,
     JobSummary,
+    campaign_fingerprint,
+    campaign_key,
     campaign_report,
     rerun_campaign,
     run_job,
@@ -34,7 +36,6 @@ __all__ = [
     "CampaignNotFoundError",
     "CampaignReport",
     "CampaignStore",
-    "ChunkRecord",
     "CountingLimiter",
     "JobSummary",
     "MemoryStore",
@@ -42,6 +43,8 @@ __all__ = [
     "Settings",
     "WorkerResources",
     "build_report",
+    "campaign_fingerprint",
+    "campaign_key",
     "campaign_report",
     "job_chunks",
     "job_timeout",

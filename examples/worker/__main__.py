@@ -18,6 +18,7 @@ from decimal import Decimal
 from taskiq import InMemoryBroker
 
 from smsclub_async import LocalLimiter, SmsClub
+from smsclub_async.journal import MemoryJournal
 from smsclub_async.sandbox import Sandbox, SandboxConfig, SandboxTransport
 
 from .campaign import plan_campaign
@@ -29,13 +30,14 @@ from .tasks import WorkerResources, enqueue_campaign, install, rerun
 async def main(recipients: int) -> None:
     sandbox = Sandbox(SandboxConfig(rate_limit=9, balance=Decimal(10**6)))
     store = MemoryStore()
+    journal = MemoryJournal()
 
     @asynccontextmanager
     async def resources() -> AsyncIterator[WorkerResources]:
         limiter = CountingLimiter(LocalLimiter(rate=9))
         transport = SandboxTransport(sandbox)
         async with SmsClub(token="demo", transport=transport, limiter=limiter) as sms:
-            yield WorkerResources(sms, store, "demo-worker")
+            yield WorkerResources(sms, store, journal, "demo-worker")
 
     broker = InMemoryBroker()
     install(broker, resources)
@@ -43,13 +45,13 @@ async def main(recipients: int) -> None:
     try:
         phones = [f"38098{i:07d}" for i in range(recipients)]
         campaign = plan_campaign(phones, "Sale today", sender="VashZakaz", campaign_id="demo")
-        jobs = await enqueue_campaign(broker, store, campaign)
+        jobs = await enqueue_campaign(broker, store, journal, campaign)
         print(f"enqueued {jobs} jobs of up to 10 chunks of 100")
         await broker.wait_all()
-        report = await campaign_report(store, campaign.id)
+        report = await campaign_report(store, journal, campaign.id)
         print(report.summary())
         before = len(sandbox.messages())
-        print(f"re-run: {await rerun(broker, store, campaign.id)} jobs enqueued")
+        print(f"re-run: {await rerun(broker, store, journal, campaign.id)} jobs enqueued")
         await broker.wait_all()
         print(
             f"messages at the sandbox: {before} before the re-run, {len(sandbox.messages())} after"

@@ -1,4 +1,4 @@
-"""A campaign, split into chunks and jobs; chunk records; the campaign report (pure, no I/O).
+"""A campaign, split into chunks and jobs, and its report (pure, no I/O).
 
 A campaign is one message to many numbers. :func:`plan_campaign` normalises and
 de-duplicates the numbers (so each one lands in exactly one chunk), splits them into
@@ -6,25 +6,20 @@ chunks of at most 100 (one request each) and groups the chunks into jobs. A job 
 just ``(campaign id, chunk indexes)``: the phones stay in the store, so a job message
 is small and a re-run can be built from the campaign id alone.
 
-Each chunk goes through two records in the store:
-
-* ``started`` - written *before* its request (with an atomic "set if absent"), so a
-  chunk whose worker died mid-send is never sent again blindly: it may have gone out;
-* ``done`` - written after, with what happened to every phone (ids, failures, unknowns).
-
-A re-run skips every chunk that has a record. :func:`build_report` turns the records
-into the campaign's account: every phone in exactly one of sent, failed, unknown (a
-chunk started but never finished counts here: review before resending) or pending.
+What happened to each number is in the send journal (``smsclub_async.journal``),
+under the campaign id as its key: *started* before its request (atomically: a
+number some worker started is never sent again), *done* after, with its outcome.
+:func:`build_report` turns what the journal holds into the campaign's account:
+every phone in exactly one of sent, failed, unknown (started but never finished
+counts here: review before resending) or pending.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from smsclub_async import SendResult
 from smsclub_async.gateways import DEFAULT_TIMEOUT, normalize_phone
@@ -34,7 +29,6 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "Campaign",
     "CampaignReport",
-    "ChunkRecord",
     "build_report",
     "job_chunks",
     "job_timeout",
@@ -162,7 +156,7 @@ def job_timeout(chunks: int, *, concurrent_jobs: int = 1, rate: int = _GATEWAY_R
     numbers (1,000 chunks) at least 111 s. A quarter is added for the limiter's
     margin and uneven sharing, then :data:`_SEND_WORST_CASE` (one send retried to the
     end). A time-out cancels the job: chunks in flight are recorded as unknown (or
-    released, when they had not sent), and a re-run sends the rest.
+    failed, when they had not sent), and a re-run sends the rest.
 
     Example:
         >>> job_timeout(10), job_timeout(1000)
@@ -171,67 +165,6 @@ def job_timeout(chunks: int, *, concurrent_jobs: int = 1, rate: int = _GATEWAY_R
     if chunks < 1 or concurrent_jobs < 1 or rate < 1:
         raise ValueError("chunks, concurrent_jobs and rate must be positive")
     return float(math.ceil(chunks * concurrent_jobs / rate * 1.25 + _SEND_WORST_CASE))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChunkRecord:
-    """What the store knows about one chunk.
-
-    Attributes:
-        state: ``started`` (claimed, the request may be on its way) or ``done``.
-        attempt: a unique id of the claim (only its owner may release it).
-        worker: who claimed it (host and process id).
-        at: when the record was written (Unix time).
-        sent: message id -> phone (done only).
-        failed: phone -> reason; certainly not sent (done only).
-        unknown: phone -> reason; may have been sent (done only).
-    """
-
-    state: Literal["started", "done"]
-    attempt: str
-    worker: str
-    at: float
-    sent: Mapping[str, str] = field(default_factory=dict)
-    failed: Mapping[str, str] = field(default_factory=dict)
-    unknown: Mapping[str, str] = field(default_factory=dict)
-
-    def finished(self, result: SendResult, at: float) -> ChunkRecord:
-        """The ``done`` record of this claim, holding ``result``."""
-        return ChunkRecord(
-            state="done",
-            attempt=self.attempt,
-            worker=self.worker,
-            at=at,
-            sent=dict(result.sent),
-            failed=dict(result.failed),
-            unknown=dict(result.unknown),
-        )
-
-    def to_json(self) -> str:
-        """The record as JSON (how the Redis store keeps it)."""
-        document: dict[str, Any] = {
-            "state": self.state,
-            "attempt": self.attempt,
-            "worker": self.worker,
-            "at": self.at,
-        }
-        if self.state == "done":
-            document |= {"sent": self.sent, "failed": self.failed, "unknown": self.unknown}
-        return json.dumps(document, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> ChunkRecord:
-        """Read a record written by :meth:`to_json`."""
-        document = json.loads(text)
-        return cls(
-            state=document["state"],
-            attempt=document["attempt"],
-            worker=document["worker"],
-            at=document["at"],
-            sent=document.get("sent", {}),
-            failed=document.get("failed", {}),
-            unknown=document.get("unknown", {}),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,10 +182,10 @@ class CampaignReport:
         unknown: phone -> reason; may have been sent: check before resending. The
             phones of chunks started but never finished are here.
         pending: phones of chunks no worker has started yet.
-        chunks_done: chunks sent and recorded.
-        chunks_started: chunks started and not finished: in flight now, or their
-            worker died (their phones are in ``unknown``).
-        chunks_pending: chunks not started.
+        chunks_done: chunks whose every number is recorded done.
+        chunks_started: chunks with numbers started and not done (in flight now, or
+            their worker died: those phones are in ``unknown``) or not yet started.
+        chunks_pending: chunks no number of which was started.
     """
 
     campaign_id: str
@@ -292,37 +225,54 @@ class CampaignReport:
         )
 
 
-def build_report(campaign: Campaign, records: Mapping[int, ChunkRecord]) -> CampaignReport:
-    """The campaign's account from its chunks' records (pure).
+def build_report(
+    campaign: Campaign, recorded: SendResult, started: Mapping[str, str] | None = None
+) -> CampaignReport:
+    """The campaign's account from what the journal holds (pure).
+
+    Args:
+        campaign: the plan, every chunk loaded.
+        recorded: ``journal.load(campaign.id)``.
+        started: ``journal.started(campaign.id)``: phone -> the worker that started it
+            and has not recorded it done (in flight, or dead).
 
     Example:
         >>> campaign = plan_campaign(
         ...     ["380980000001", "380980000002", "x"], "Hi", sender="S",
         ...     campaign_id="c", chunk_size=1,
         ... )
-        >>> started = ChunkRecord(state="started", attempt="a", worker="w1", at=0.0)
-        >>> build_report(campaign, {0: started}).totals()
+        >>> build_report(campaign, SendResult(), {"380980000001": "w1"}).totals()
         {'recipients': 3, 'sent': 0, 'failed': 1, 'unknown': 1, 'pending': 1}
     """
+    started = started or {}
+    ids = {phone: message_id for message_id, phone in recorded.sent.items()}
     sent: dict[str, str] = {}
     failed: dict[str, str] = dict(campaign.invalid)
     unknown: dict[str, str] = {}
     pending: list[str] = []
-    done = started = 0
+    done = in_flight = 0
     for index in range(campaign.chunk_count):
-        phones = campaign.chunks[index]
-        record = records.get(index)
-        if record is None:
-            pending.extend(phones)
-        elif record.state == "started":
-            started += 1
-            reason = StartedReason.format(worker=record.worker)
-            unknown.update(dict.fromkeys(phones, reason))
-        else:
+        states = set()
+        for phone in campaign.chunks[index]:
+            if phone in started:
+                unknown[phone] = StartedReason.format(worker=started[phone])
+                states.add("started")
+            elif phone in ids:
+                sent[ids[phone]] = phone
+                states.add("done")
+            elif phone in recorded.failed:
+                failed[phone] = recorded.failed[phone]
+                states.add("done")
+            elif phone in recorded.unknown:
+                unknown[phone] = recorded.unknown[phone]
+                states.add("done")
+            else:
+                pending.append(phone)
+                states.add("pending")
+        if states == {"done"}:
             done += 1
-            sent.update(record.sent)
-            failed.update(record.failed)
-            unknown.update(record.unknown)
+        elif states != {"pending"}:
+            in_flight += 1
     return CampaignReport(
         campaign_id=campaign.id,
         recipients=sum(len(p) for p in campaign.chunks.values()) + len(campaign.invalid),
@@ -331,6 +281,6 @@ def build_report(campaign: Campaign, records: Mapping[int, ChunkRecord]) -> Camp
         unknown=unknown,
         pending=pending,
         chunks_done=done,
-        chunks_started=started,
-        chunks_pending=campaign.chunk_count - done - started,
+        chunks_started=in_flight,
+        chunks_pending=campaign.chunk_count - done - in_flight,
     )

@@ -1,27 +1,30 @@
-"""One job: send a campaign's chunks through a shared limiter, recording each chunk.
+"""One job: send a campaign's chunks through a shared limiter and the send journal.
 
 Engine-agnostic: :func:`run_job` is what a taskiq, SAQ, arq or Celery task calls;
 :func:`start_campaign` and :func:`rerun_campaign` take the engine's "enqueue" as a
 function.
 
-Per chunk (at most 100 numbers, one request)::
+Per chunk (at most 100 numbers, one request), through
+:func:`smsclub_async.journal.journaled` with the campaign's key::
 
-    claim (record "started", atomically; skip the chunk if it has any record)
+    claim the numbers (marked "started" atomically, before the request; numbers
+        another worker started are not sent again)
     -> sms.send(...)            waits for the token's slot in the shared limiter
-    -> finish (record "done" with the ids, failures and unknowns)
+    -> record them "done" with their outcome: the id, or why failed / unknown
 
-What can go wrong between the two records, and what is recorded:
+What can go wrong, and what the journal ends up holding:
 
 * the send ended with an error (a 5xx after retries, a dropped answer...): the
   result the client returns says per phone whether it failed (certainly not sent)
-  or is unknown (may have gone out); that is recorded as done;
+  or is unknown (may have gone out); that is recorded;
 * the limiter failed (``LimiterError``: Redis down longer than ``redis_timeout``)
-  before the chunk got any slot: nothing went out, so the claim is *released* and the
-  job tries the chunk again after a pause (a re-run would send it as well);
-* the job was cancelled (time-out, worker shutdown): released if nothing went out,
-  else recorded as done with the in-flight phones unknown;
-* the worker died (SIGKILL, OOM, power): the chunk stays "started"; a re-run skips
-  it and the report lists its phones as unknown, since they may have gone out.
+  before the chunk got any slot: nothing went out, so its numbers are recorded
+  *failed*, which the journal lets a later claim take again: the job tries the
+  chunk again after a pause (and a re-run would send it as well);
+* the job was cancelled (time-out, worker shutdown): numbers whose request had not
+  left are recorded failed (a re-run sends them), in-flight ones unknown;
+* the worker died (SIGKILL, OOM, power): its numbers stay "started"; a re-run does
+  not send them and the report lists them as unknown, since they may have gone out.
 
 "Nothing went out" is known exactly: the client is built on a :class:`CountingLimiter`,
 which counts the slots each chunk's send was granted (a slot is taken before every
@@ -33,19 +36,23 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from smsclub_async import LimiterError, Permit, RateLimiter, SendResult, SmsClub, SmsClubError
+from smsclub_async._limiter import Priority
+from smsclub_async._phones import Chunk
+from smsclub_async.journal import Journal, fingerprint, journaled, new_owner
 
-from .campaign import Campaign, CampaignReport, ChunkRecord, build_report
-from .store import CampaignStore, worker_name
+from .campaign import Campaign, CampaignReport, build_report
+from .store import CampaignStore
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "CountingLimiter",
     "JobSummary",
+    "campaign_fingerprint",
+    "campaign_key",
     "campaign_report",
     "rerun_campaign",
     "run_job",
@@ -96,9 +103,9 @@ class CountingLimiter:
     def __repr__(self) -> str:
         return f"CountingLimiter({self.inner!r}, granted={self.granted})"
 
-    async def acquire(self) -> Permit:
+    async def acquire(self, *, priority: Priority = "normal") -> Permit:
         """The inner limiter's slot, counted for the chunk being sent."""
-        permit = await self.inner.acquire()
+        permit = await self.inner.acquire(priority=priority)
         self.granted += 1
         grants = _GRANTS.get()
         if grants is not None:
@@ -112,9 +119,11 @@ class JobSummary:
 
     Attributes:
         chunks: chunks the job was given.
-        sent, failed, unknown: numbers in each state, over the chunks it sent.
-        skipped: chunks that already had a record (done, or started elsewhere).
-        released: claims given back because the limiter failed before any slot.
+        sent, failed, unknown: numbers in each state, over the job's chunks (earlier
+            outcomes from the journal included).
+        skipped: chunks it sent nothing for (all done, or started elsewhere).
+        released: chunks the limiter turned away before any slot (nothing sent;
+            their numbers recorded failed, to be claimed again).
         limiter_errors: ``LimiterError``\\ s met (fail-closed: nothing was sent).
     """
 
@@ -131,13 +140,20 @@ class JobSummary:
         return asdict(self)
 
 
-class _Released(Exception):  # noqa: N818 - a signal, not an error
-    """A chunk's claim was given back: nothing was sent."""
+def campaign_key(campaign_id: str) -> str:
+    """The journal key of a campaign."""
+    return f"campaign:{campaign_id}"
+
+
+def campaign_fingerprint(campaign: Campaign) -> str:
+    """What the journal checks a campaign id against: its text and sender."""
+    return fingerprint(kind="worker-campaign", message=campaign.message, sender=campaign.sender)
 
 
 async def run_job(
     sms: SmsClub,
     store: CampaignStore,
+    journal: Journal,
     campaign_id: str,
     chunks: Sequence[int],
     *,
@@ -147,15 +163,16 @@ async def run_job(
     limiter_retries: int = _LIMITER_RETRIES,
     limiter_pause: float = _LIMITER_PAUSE,
 ) -> JobSummary:
-    """Send the given chunks of a campaign, each at most once, recording each.
+    """Send the given chunks of a campaign, each number at most once, through the journal.
 
     Args:
         sms: the worker's client, built on a :class:`CountingLimiter` around the
             token's shared limiter (``RedisLimiter`` when processes share the token).
-        store: where the campaign and the chunks' records live.
+        store: where the campaign's plan lives.
+        journal: the send journal every worker shares (``RedisJournal``).
         campaign_id: the campaign.
         chunks: the chunk indexes of this job.
-        worker: the name recorded with each claim (``host:pid`` by default).
+        worker: the owner name of this job's claims (``host:pid:random`` by default).
         concurrency: chunks of this job in flight at once (when no ``gate``).
         gate: a semaphore shared by every job of the worker, so that all its jobs
             together keep at most that many chunks in flight. Keep it at or below
@@ -166,37 +183,40 @@ async def run_job(
         limiter_pause: seconds between those tries.
 
     Returns:
-        The job's counts; every chunk's outcome is in the store.
+        The job's counts; every number's outcome is in the journal.
 
     Raises:
-        LimiterError: the limiter kept failing for some chunks; they are released
-            (not sent), so running the job again, or a re-run, sends them.
-        asyncio.CancelledError: the job was cancelled; every chunk is recorded or
-            released first.
+        LimiterError: the limiter kept failing for some chunks; nothing of theirs
+            was sent (recorded failed), so running the job again, or a re-run,
+            sends them.
+        asyncio.CancelledError: the job was cancelled; every chunk is recorded first.
     """
-    worker = worker or worker_name()
     campaign = await store.load(campaign_id, chunks)
+    key = campaign_key(campaign_id)
+    await journal.begin(key, campaign_fingerprint(campaign))
     summary = JobSummary(chunks=len(chunks))
     counting = isinstance(sms.limiter, CountingLimiter)
     gate = gate or asyncio.Semaphore(concurrency)
+
+    async def send_chunk(chunk: Chunk) -> SendResult:
+        return await _send(sms, campaign, chunk.phones, summary=summary, counting=counting)
+
+    send = journaled(send_chunk, journal=journal, key=key, owner=worker or new_owner())
 
     async def one_chunk(index: int) -> None:
         for attempt in range(limiter_retries + 1):
             if attempt:
                 await asyncio.sleep(limiter_pause)
             async with gate:
-                try:
-                    await _send_chunk(
-                        sms,
-                        store,
-                        campaign,
-                        index,
-                        worker=worker,
-                        summary=summary,
-                        counting=counting,
-                    )
-                except _Released:
-                    continue
+                result = await send(Chunk(phones=list(campaign.chunks[index]), index=index))
+            if isinstance(result.error, _NoSlotError) and not _cancelling():
+                summary.released += 1
+                continue
+            _count(summary, result)
+            if not result.requests:
+                summary.skipped += 1
+            if _cancelling():
+                raise asyncio.CancelledError
             return
         raise LimiterError(
             f"chunk {index} of campaign {campaign_id}: the rate limiter failed"
@@ -212,66 +232,52 @@ async def run_job(
     return summary
 
 
-async def _send_chunk(
+class _NoSlotError(LimiterError):
+    """The limiter failed before the chunk had any slot: nothing went out."""
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _count(summary: JobSummary, result: SendResult) -> None:
+    summary.sent += len(result.sent)
+    summary.failed += len(result.failed)
+    summary.unknown += len(result.unknown)
+
+
+async def _send(
     sms: SmsClub,
-    store: CampaignStore,
     campaign: Campaign,
-    index: int,
+    phones: list[str],
     *,
-    worker: str,
     summary: JobSummary,
     counting: bool,
-) -> None:
-    """Claim, send and record one chunk; raise :class:`_Released` if it gave its claim back."""
-    claim = await _claim(store, campaign.id, index, worker)
-    if claim is None:
-        summary.skipped += 1
-        return
-    phones = list(campaign.chunks[index])
+) -> SendResult:
+    """Send the numbers the journal gave us; never raise (journaled() records the result)."""
     grants = _Grants()
     _GRANTS.set(grants)  # this task's context only (gather runs each chunk in a task)
     try:
-        result = await sms.send(phones, campaign.message, sender=campaign.sender)
+        return await sms.send(phones, campaign.message, sender=campaign.sender)
     except LimiterError as error:
         summary.limiter_errors += 1
         if counting and grants.count == 0:
-            await _release(store, campaign.id, index, claim=claim, summary=summary, error=error)
-            raise _Released from error
-        result = _complete(error.partial, phones, f"maybe sent: {error}")
+            nothing = SendResult(failed=dict.fromkeys(phones, f"not sent: {error}"))
+            nothing.error = _NoSlotError(str(error))
+            _log.warning("campaign %s: %d numbers not sent (%s)", campaign.id, len(phones), error)
+            return nothing
+        return _complete(error.partial, phones, f"maybe sent: {error}")
     except SmsClubError as error:
         # Every chunk-level failure (after retries) lands here with its per-phone
         # result; an authentication error too (its phones are failed, not sent).
-        result = _complete(error.partial, phones, f"maybe sent: {error}")
+        return _complete(error.partial, phones, f"maybe sent: {error}")
     except asyncio.CancelledError as cancel:
+        # journaled() records what this returns; run_job raises the cancellation after.
+        if counting and grants.count == 0:
+            return SendResult(failed=dict.fromkeys(phones, "not sent: cancelled before sending"))
         partial = getattr(cancel, "partial", None)
-        nothing_out = (counting and grants.count == 0) or (
-            isinstance(partial, SendResult) and not partial.sent and not partial.unknown
-        )
-        if nothing_out:
-            released = _release(store, campaign.id, index, claim=claim, summary=summary, error=None)
-            await asyncio.shield(released)
-        else:
-            result = _complete(partial, phones, "maybe sent: cancelled while in flight")
-            finished = _finish(
-                store, campaign.id, index, claim=claim, result=result, summary=summary
-            )
-            await asyncio.shield(finished)
-        raise
-    await _finish(store, campaign.id, index, claim=claim, result=result, summary=summary)
-
-
-async def _claim(
-    store: CampaignStore, campaign_id: str, index: int, worker: str
-) -> ChunkRecord | None:
-    """Claim a chunk; if cancelled meanwhile, give a claim that was made back."""
-    claiming = asyncio.ensure_future(store.claim(campaign_id, index, worker=worker))
-    try:
-        return await asyncio.shield(claiming)
-    except asyncio.CancelledError:
-        claim = await claiming if not claiming.cancelled() else None
-        if claim is not None:
-            await store.release(campaign_id, index, claim)
-        raise
+        return _complete(partial, phones, "maybe sent: cancelled while in flight")
 
 
 def _complete(partial: object, phones: list[str], reason: str) -> SendResult:
@@ -286,88 +292,58 @@ def _complete(partial: object, phones: list[str], reason: str) -> SendResult:
     return result
 
 
-async def _finish(
-    store: CampaignStore,
-    campaign_id: str,
-    index: int,
-    *,
-    claim: ChunkRecord,
-    result: SendResult,
-    summary: JobSummary,
-) -> None:
-    try:
-        await store.finish(campaign_id, index, claim.finished(result, time.time()))
-    except BaseException:
-        # The chunk stays "started" (its phones will be reported unknown); keep its
-        # ids in the log so that they can still be matched.
-        _log.exception(
-            "campaign %s chunk %d: could not record %s (ids %s)",
-            campaign_id,
-            index,
-            result,
-            result.sent,
-        )
-        raise
-    summary.sent += len(result.sent)
-    summary.failed += len(result.failed)
-    summary.unknown += len(result.unknown)
-
-
-async def _release(
-    store: CampaignStore,
-    campaign_id: str,
-    index: int,
-    *,
-    claim: ChunkRecord,
-    summary: JobSummary,
-    error: LimiterError | None,
-) -> None:
-    # If releasing fails, the chunk stays "started" and is reported unknown: safe.
-    if await store.release(campaign_id, index, claim):
-        summary.released += 1
-        _log.warning(
-            "campaign %s chunk %d not sent (%s); released for another try",
-            campaign_id,
-            index,
-            error or "cancelled before its request",
-        )
-
-
 Enqueue = Callable[[str, list[int]], Awaitable[object]]
 """The engine's "enqueue a job": ``(campaign id, chunk indexes)``."""
 
 
-async def start_campaign(store: CampaignStore, campaign: Campaign, enqueue: Enqueue) -> int:
+async def start_campaign(
+    store: CampaignStore, journal: Journal, campaign: Campaign, enqueue: Enqueue
+) -> int:
     """Save a planned campaign and enqueue its jobs; returns how many were enqueued.
 
     Starting a campaign that is already stored enqueues only the jobs that still have
-    chunks to send, like :func:`rerun_campaign`.
+    numbers to send, like :func:`rerun_campaign`.
+
+    Raises:
+        JournalConflictError: the campaign id was used for another text or sender.
     """
+    await journal.begin(campaign_key(campaign.id), campaign_fingerprint(campaign))
     if not await store.save(campaign):
-        return await rerun_campaign(store, campaign.id, enqueue)
+        return await rerun_campaign(store, journal, campaign.id, enqueue)
     for chunks in campaign.jobs():
         await enqueue(campaign.id, chunks)
     return len(campaign.jobs())
 
 
-async def rerun_campaign(store: CampaignStore, campaign_id: str, enqueue: Enqueue) -> int:
-    """Enqueue again every job that has chunks without a record; returns how many.
+async def rerun_campaign(
+    store: CampaignStore, journal: Journal, campaign_id: str, enqueue: Enqueue
+) -> int:
+    """Enqueue again every job with numbers never started (or failed); returns how many.
 
-    Chunks that are done, or were started (perhaps by a worker that died), are not
-    sent again: run it after the workers of the first run finished or died.
+    Numbers that were sent, are unknown, or were started (perhaps by a worker that
+    died) are not sent again. Enqueueing a job twice is harmless: the journal lets
+    each number through once.
     """
-    campaign = await store.load(campaign_id, ())
-    records = await store.records(campaign_id)
+    campaign = await store.load(campaign_id)
+    report = await campaign_report(store, journal, campaign_id, campaign=campaign)
+    to_send = set(report.pending) | (report.failed.keys() - campaign.invalid.keys())
     enqueued = 0
     for chunks in campaign.jobs():
-        left = [index for index in chunks if index not in records]
+        left = [i for i in chunks if to_send.intersection(campaign.chunks[i])]
         if left:
             await enqueue(campaign_id, left)
             enqueued += 1
     return enqueued
 
 
-async def campaign_report(store: CampaignStore, campaign_id: str) -> CampaignReport:
+async def campaign_report(
+    store: CampaignStore,
+    journal: Journal,
+    campaign_id: str,
+    *,
+    campaign: Campaign | None = None,
+) -> CampaignReport:
     """Where every number of the campaign stands (see :class:`CampaignReport`)."""
-    campaign = await store.load(campaign_id)
-    return build_report(campaign, await store.records(campaign_id))
+    campaign = campaign or await store.load(campaign_id)
+    key = campaign_key(campaign_id)
+    return build_report(campaign, await journal.load(key), await journal.started(key))

@@ -1,4 +1,4 @@
-"""A worker's resources: its client on the shared limiter, its store (no job engine here).
+"""A worker's resources: its client on the shared limiter, its store and journal.
 
 :func:`production_resources` opens them from :class:`Settings`, once per worker
 process and on the event loop the jobs run on; every engine's start-up hook (or,
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from smsclub_async import SmsClub
+from smsclub_async.journal import Journal, RedisJournal
 from smsclub_async.redis import DEFAULT_HORIZON, DEFAULT_REDIS_TIMEOUT, RedisLimiter
 
 from .job import DEFAULT_CONCURRENCY, CountingLimiter
@@ -28,12 +29,14 @@ class Settings:
     """How a worker connects; :meth:`from_env` reads ``SMSCLUB_WORKER_*`` variables.
 
     Attributes:
-        redis_url: the broker's and the store's Redis (``SMSCLUB_WORKER_REDIS``);
-            ``None`` runs everything in one process (InMemoryBroker, MemoryStore).
+        redis_url: the broker's, the store's and the journal's Redis
+            (``SMSCLUB_WORKER_REDIS``); ``None`` runs everything in one process
+            (InMemoryBroker, MemoryStore, MemoryJournal).
         limiter_url: the limiter's Redis (``SMSCLUB_WORKER_LIMITER_REDIS``), by
             default ``redis_url``. The store must persist, the schedule need not.
         queue: the broker's queue name (``SMSCLUB_WORKER_QUEUE``).
         store_prefix: the prefix of the store's Redis keys.
+        journal_prefix: the prefix of the send journal's Redis keys.
         token, base_url: the gateway's (``SMSCLUB_TOKEN``, ``SMSCLUB_BASE_URL``).
         rate: the token's cap, the same in every process (``SMSCLUB_WORKER_RATE``).
         margin, horizon, redis_timeout: the ``RedisLimiter``'s, the same everywhere.
@@ -49,6 +52,7 @@ class Settings:
     limiter_url: str | None = None
     queue: str = "smsclub"
     store_prefix: str = "smsclub:campaign:"
+    journal_prefix: str = "smsclub:journal:"
     token: str | None = None
     base_url: str | None = None
     rate: int = 9
@@ -75,10 +79,11 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class WorkerResources:
-    """What a worker process holds for its life: its client, its store, its name."""
+    """What a worker process holds for its life: its client, store, journal and name."""
 
     sms: SmsClub
     store: CampaignStore
+    journal: Journal
     worker: str
 
 
@@ -88,7 +93,7 @@ ResourceFactory = Callable[[], AbstractAsyncContextManager[WorkerResources]]
 
 @asynccontextmanager
 async def production_resources(settings: Settings) -> AsyncIterator[WorkerResources]:
-    """A client on the shared Redis limiter, and the Redis store.
+    """A client on the shared Redis limiter, the Redis store and the Redis journal.
 
     The limiter fails closed: while its Redis is unreachable no request is sent,
     and :func:`job.run_job` gives the chunk back and tries again.
@@ -118,6 +123,7 @@ async def production_resources(settings: Settings) -> AsyncIterator[WorkerResour
             ) as sms,
         ):
             store = RedisStore(store_redis, prefix=settings.store_prefix)
-            yield WorkerResources(sms, store, worker_name())
+            journal = RedisJournal(store_redis, prefix=settings.journal_prefix)
+            yield WorkerResources(sms, store, journal, worker_name())
     finally:
         await store_redis.aclose()

@@ -1,21 +1,19 @@
-"""Where campaigns and their chunks' records live: in memory (tests, one process) or Redis.
+"""Where planned campaigns live: in memory (tests, one process) or Redis.
 
-The one operation that must be atomic is :meth:`CampaignStore.claim`: "record this
-chunk as started unless it has a record". Two workers that get the same job (a
-re-run while the first run is still going, or an engine that delivers a job twice)
-then never both send a chunk. Redis does it with ``HSETNX``.
+The store holds each campaign's plan (its text, sender and chunks of numbers), so
+that a job message is just ``(campaign id, chunk indexes)``. What was *sent* is not
+here: every number goes through the send journal
+(:class:`smsclub_async.journal.RedisJournal`, keyed by the campaign id), which marks
+it started before its request and done with its outcome after.
 
 Redis layout, for a campaign ``<id>`` (the prefix is configurable)::
 
     smsclub:campaign:<id>:meta     hash: message, sender, chunk_count, chunks_per_job,
                                    invalid (JSON)
     smsclub:campaign:<id>:chunks   hash: chunk index -> JSON list of phones
-    smsclub:campaign:<id>:records  hash: chunk index -> ChunkRecord JSON
 
-The store is the record of what was sent: keep it on a Redis that persists
-(``appendonly yes``) and never evicts (``maxmemory-policy noeviction``), or it can
-forget a chunk that went out, and a re-run would send it again. Keys expire ``ttl``
-seconds after the campaign was saved (30 days by default).
+Keys expire ``ttl`` seconds after the campaign was saved (30 days by default; keep
+it at least the journal's retention, 7 days by default).
 """
 
 from __future__ import annotations
@@ -23,14 +21,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
-import uuid
 from collections.abc import Iterable
 from typing import Protocol
 
 import redis.asyncio as aioredis
 
-from .campaign import Campaign, ChunkRecord
+from .campaign import Campaign
 
 __all__ = [
     "DEFAULT_TTL",
@@ -50,7 +46,7 @@ class CampaignNotFoundError(LookupError):
 
 
 def worker_name() -> str:
-    """``host:pid``: who claimed a chunk, for the report of a chunk left started."""
+    """``host:pid``: a worker's name, for logs."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -65,26 +61,6 @@ class CampaignStore(Protocol):
         """The campaign with the phones of ``chunks`` (all when ``None``)."""
         ...
 
-    async def claim(self, campaign_id: str, index: int, *, worker: str) -> ChunkRecord | None:
-        """Record the chunk as started, atomically; ``None`` if it already has a record."""
-        ...
-
-    async def finish(self, campaign_id: str, index: int, record: ChunkRecord) -> None:
-        """Record the chunk as done (``record.state == "done"``)."""
-        ...
-
-    async def release(self, campaign_id: str, index: int, record: ChunkRecord) -> bool:
-        """Drop a started record made by this claim (nothing went out); whether it did."""
-        ...
-
-    async def records(self, campaign_id: str) -> dict[int, ChunkRecord]:
-        """Every chunk's record (chunks without one are pending)."""
-        ...
-
-
-def _started(worker: str) -> ChunkRecord:
-    return ChunkRecord(state="started", attempt=uuid.uuid4().hex, worker=worker, at=time.time())
-
 
 class MemoryStore:
     """A store in this process's memory, for tests and single-process demos.
@@ -94,7 +70,6 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._campaigns: dict[str, Campaign] = {}
-        self._records: dict[str, dict[int, ChunkRecord]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(campaigns={len(self._campaigns)})"
@@ -103,7 +78,6 @@ class MemoryStore:
         if campaign.id in self._campaigns:
             return False
         self._campaigns[campaign.id] = campaign
-        self._records[campaign.id] = {}
         return True
 
     async def load(self, campaign_id: str, chunks: Iterable[int] | None = None) -> Campaign:
@@ -121,46 +95,11 @@ class MemoryStore:
             chunks_per_job=campaign.chunks_per_job,
         )
 
-    async def claim(self, campaign_id: str, index: int, *, worker: str) -> ChunkRecord | None:
-        records = self._records_of(campaign_id)
-        if index in records:
-            return None
-        record = records[index] = _started(worker)
-        return record
-
-    async def finish(self, campaign_id: str, index: int, record: ChunkRecord) -> None:
-        self._records_of(campaign_id)[index] = record
-
-    async def release(self, campaign_id: str, index: int, record: ChunkRecord) -> bool:
-        records = self._records_of(campaign_id)
-        current = records.get(index)
-        if current is None or current.state != "started" or current.attempt != record.attempt:
-            return False
-        del records[index]
-        return True
-
-    async def records(self, campaign_id: str) -> dict[int, ChunkRecord]:
-        return dict(self._records_of(campaign_id))
-
     def _campaign(self, campaign_id: str) -> Campaign:
         try:
             return self._campaigns[campaign_id]
         except KeyError:
             raise CampaignNotFoundError(f"no campaign {campaign_id!r} in this store") from None
-
-    def _records_of(self, campaign_id: str) -> dict[int, ChunkRecord]:
-        self._campaign(campaign_id)
-        return self._records[campaign_id]
-
-
-# Deletes a chunk's record only if it is still the started record of this claim.
-_RELEASE = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then return 0 end
-local record = cjson.decode(current)
-if record['state'] ~= 'started' or record['attempt'] ~= ARGV[2] then return 0 end
-return redis.call('HDEL', KEYS[1], ARGV[1])
-"""
 
 
 def _text(value: bytes | str) -> str:
@@ -187,7 +126,6 @@ class RedisStore:
         self._redis = client
         self._prefix = prefix
         self._ttl = ttl
-        self._release = client.register_script(_RELEASE)
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self._prefix!r})"
@@ -250,23 +188,3 @@ class RedisStore:
             invalid=json.loads(meta["invalid"]),
             chunks_per_job=int(meta["chunks_per_job"]),
         )
-
-    async def claim(self, campaign_id: str, index: int, *, worker: str) -> ChunkRecord | None:
-        record = _started(worker)
-        key = self._key(campaign_id, "records")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(key, str(index), record.to_json())
-            pipe.expire(key, self._ttl, nx=True)
-            claimed, _ = await pipe.execute()
-        return record if claimed else None
-
-    async def finish(self, campaign_id: str, index: int, record: ChunkRecord) -> None:
-        await self._redis.hset(self._key(campaign_id, "records"), str(index), record.to_json())
-
-    async def release(self, campaign_id: str, index: int, record: ChunkRecord) -> bool:
-        key = self._key(campaign_id, "records")
-        return bool(await self._release(keys=[key], args=[str(index), record.attempt]))
-
-    async def records(self, campaign_id: str) -> dict[int, ChunkRecord]:
-        raw = await self._redis.hgetall(self._key(campaign_id, "records"))
-        return {int(index): ChunkRecord.from_json(value) for index, value in raw.items()}

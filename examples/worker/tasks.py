@@ -4,7 +4,8 @@
   shutdown hooks that open and close the worker's resources (client, limiter, store)
   once per worker process, on its event loop.
 * :func:`resources.production_resources` builds them from :class:`Settings`: a
-  ``SmsClub`` on a ``CountingLimiter(RedisLimiter)`` and a ``RedisStore``.
+  ``SmsClub`` on a ``CountingLimiter(RedisLimiter)``, a ``RedisStore`` and a
+  ``RedisJournal``.
 * :func:`create_broker` picks the broker: taskiq-redis's ``ListQueueBroker``
   (:func:`redis_broker`) when a Redis URL is configured, else taskiq's
   ``InMemoryBroker`` (one process, for trying it out).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask, InMemoryBroker, TaskiqDepends, TaskiqState
 from taskiq.events import TaskiqEvents
@@ -25,6 +26,9 @@ from .campaign import Campaign, job_timeout
 from .job import DEFAULT_CONCURRENCY, rerun_campaign, run_job, start_campaign
 from .resources import ResourceFactory, Settings, WorkerResources, production_resources
 from .store import CampaignStore
+
+if TYPE_CHECKING:
+    from smsclub_async.journal import Journal
 
 __all__ = [
     "SEND_CHUNKS",
@@ -84,9 +88,9 @@ def install(
         summary = await run_job(
             worker.sms,
             worker.store,
+            worker.journal,
             campaign_id,
             chunks,
-            worker=worker.worker,
             gate=state[_GATE_KEY],
         )
         return summary.as_dict()
@@ -103,7 +107,7 @@ def redis_broker(settings: Settings) -> AsyncBroker:
 
     A job popped by a worker that then dies is gone from the queue; that is what
     :func:`rerun` is for. (``RedisStreamBroker`` redelivers such jobs by itself after
-    its ``idle_timeout``; the chunks' records make that safe too.)
+    its ``idle_timeout``; the send journal makes that safe too.)
     """
     from taskiq_redis import ListQueueBroker  # noqa: PLC0415 - only needed with Redis
 
@@ -136,6 +140,7 @@ def _task(broker: AsyncBroker) -> Any:
 async def enqueue_campaign(
     broker: AsyncBroker,
     store: CampaignStore,
+    journal: Journal,
     campaign: Campaign,
     *,
     concurrent_jobs: int = 4,
@@ -156,22 +161,23 @@ async def enqueue_campaign(
         timeout = job_timeout(len(chunks), concurrent_jobs=concurrent_jobs, rate=rate)
         await task.kicker().with_labels(timeout=timeout).kiq(campaign_id, chunks)
 
-    return await start_campaign(store, campaign, enqueue)
+    return await start_campaign(store, journal, campaign, enqueue)
 
 
 async def rerun(
     broker: AsyncBroker,
     store: CampaignStore,
+    journal: Journal,
     campaign_id: str,
     *,
     concurrent_jobs: int = 4,
     rate: int = 9,
 ) -> int:
-    """Enqueue again the jobs with chunks no worker has started; returns how many."""
+    """Enqueue again the jobs with numbers no worker has started (or failed); how many."""
     task = _task(broker)
 
     async def enqueue(campaign_id: str, chunks: list[int]) -> None:
         timeout = job_timeout(len(chunks), concurrent_jobs=concurrent_jobs, rate=rate)
         await task.kicker().with_labels(timeout=timeout).kiq(campaign_id, chunks)
 
-    return await rerun_campaign(store, campaign_id, enqueue)
+    return await rerun_campaign(store, journal, campaign_id, enqueue)

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
 from .._errors import SmsClubError
 from .._segments import Segments, segments
@@ -48,6 +49,7 @@ from ._output import (
     render_status_counts,
     render_statuses,
     render_watch_end,
+    safe,
     send_document,
     senders_table,
     status_document,
@@ -69,8 +71,64 @@ _CLICK_EXCEPTION: type[Exception] = next(
 )
 
 
+_LABELS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "FILE", "text": "TEXT"}
+
+
+def _value_label(param: Any) -> str | None:
+    """What the help shows after an option: ``TEXT``, ``FILE``, ``tov|fop``; flags nothing.
+
+    Typer's default (``<bool>``, ``<list[str]>``, ``<int range>``) names Python types,
+    which a user of the command line has no use for.
+    """
+    if getattr(param, "param_type_name", "") == "argument" or getattr(param, "is_flag", False):
+        return None
+    if param.metavar:
+        return str(param.metavar)
+    # Typer >= 0.20 describes the type itself; older ones keep click's ParamType.
+    descriptor = getattr(param, "type_descriptor", None)
+    kind = getattr(param, "type", None)
+    choices = getattr(descriptor, "choices", None) or getattr(kind, "choices", None)
+    if choices:
+        return "|".join(str(getattr(choice, "value", choice)) for choice in choices)
+    annotation = getattr(descriptor, "annotation", None)
+    name = getattr(annotation, "__name__", None) or getattr(kind, "name", None) or "value"
+    return _LABELS.get(str(name).lower(), str(name).upper())
+
+
+SHOWN_REQUIRED = frozenset({"message"})
+"""Options checked by the command itself (for a clearer error) but required all the same:
+the help marks them like the ones click enforces."""
+
+
+def _plain_help(command: Any, ctx: Any) -> None:
+    """Before a command's help is drawn: value names as types, SHOWN_REQUIRED marked."""
+    for param in command.get_params(ctx):
+        label = _value_label(param)
+        # An instance attribute shadows the method typer's help renderer calls.
+        param.display_type_rich = lambda ctx, label=label: label
+        if param.name in SHOWN_REQUIRED:
+            param.required = True
+
+
+class _Command(TyperCommand):
+    """A command whose help shows value names (``TEXT``), not Python types."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_help(self, ctx)
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            for param in self.get_params(ctx):
+                if param.name in SHOWN_REQUIRED:
+                    param.required = False
+
+
 class _Group(TyperGroup):
     """The top-level group: turns every expected error into one line and an exit code."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _plain_help(self, ctx)
+        super().format_help(ctx, formatter)
 
     def main(  # type: ignore[override]
         self,
@@ -122,8 +180,14 @@ app = typer.Typer(
         "Exit codes: 0 all done, 1 some recipients failed or are unknown (or a request"
         " failed), 2 bad input or options, 130 interrupted (Ctrl-C)."
     ),
+    epilog=(
+        "Try it without an account: smsclub demo, or smsclub --sandbox send 380501234567"
+        " -m Hi -s VashZakaz.\n"
+        "Docs: https://smsclub-async.github.io/smsclub-async/cli/"
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -143,6 +207,7 @@ def _global_options(
         str | None,
         typer.Option(
             "--token",
+            metavar="TOKEN",
             help="API token (JSON Profile section of the account); default: $SMSCLUB_TOKEN.",
             show_default=False,
         ),
@@ -151,6 +216,7 @@ def _global_options(
         str | None,
         typer.Option(
             "--base-url",
+            metavar="URL",
             help="Gateway URL; default: $SMSCLUB_BASE_URL or https://im.smsclub.mobi.",
             show_default=False,
         ),
@@ -194,24 +260,37 @@ JsonFlag = Annotated[
 ]
 FileOption = Annotated[
     str | None,
-    typer.Option("--file", "-f", help="Read more items from FILE, one per line (- for stdin)."),
+    typer.Option(
+        "--file",
+        "-f",
+        metavar="FILE",
+        help="Read more items from FILE, one per line (- for stdin).",
+    ),
 ]
 SenderOption = Annotated[
     str | None,
     typer.Option(
         "--sender",
         "-s",
-        help="Approved sender name (alpha name); default: $SMSCLUB_SENDER.",
+        metavar="NAME",
+        help="Approved sender name (alpha name); needed to send, default: $SMSCLUB_SENDER.",
         show_default=False,
     ),
 ]
 LifetimeOption = Annotated[
     int | None,
-    typer.Option("--lifetime", min=1, help="Minutes a message may wait for delivery."),
+    typer.Option(
+        "--lifetime", min=1, metavar="MINUTES", help="Minutes a message may wait for delivery."
+    ),
 ]
 MaxPartsOption = Annotated[
     int | None,
-    typer.Option("--max-parts", min=1, help="Refuse a message longer than this many SMS parts."),
+    typer.Option(
+        "--max-parts",
+        min=1,
+        metavar="N",
+        help="Refuse a message longer than this many SMS parts.",
+    ),
 ]
 DryRunOption = Annotated[
     bool,
@@ -221,7 +300,11 @@ SaveIdsOption = Annotated[
     Path | None,
     typer.Option(
         "--save-ids",
-        help="Append message_id,phone rows to FILE as each request finishes.",
+        metavar="FILE",
+        help=(
+            "Append message_id,phone rows to FILE as each request finishes (an id that is"
+            " not plain text goes on an escaped # comment line instead)."
+        ),
         dir_okay=False,
     ),
 ]
@@ -236,12 +319,20 @@ WaitOption = Annotated[
 ]
 TimeoutOption = Annotated[
     float,
-    typer.Option("--timeout", min=0, help="Seconds to wait for final statuses with --wait."),
+    typer.Option(
+        "--timeout",
+        min=0,
+        metavar="SECONDS",
+        help="Seconds to wait for final statuses with --wait (0: no limit).",
+    ),
 ]
 IntervalOption = Annotated[
     float,
     typer.Option(
-        "--interval", min=0.1, help="Seconds between status polls (growing to 30 s) with --wait."
+        "--interval",
+        min=0.1,
+        metavar="SECONDS",
+        help="Seconds between status polls (growing to 30 s) with --wait.",
     ),
 ]
 
@@ -350,6 +441,13 @@ def _send_and_report(
             outcome.result.failed[raw] = _input.invalid_reason(raw)
         # The summary comes before any waiting: the ids are safe on screen first.
         render_send(output, outcome, ids_saved_to=None if save_ids is None else str(save_ids))
+        if ids_file is not None and ids_file.refused:
+            output.note(
+                f"warning: the gateway issued {plural(len(ids_file.refused), 'message id')}"
+                f" that {'is' if len(ids_file.refused) == 1 else 'are'} not plain text; written"
+                f" escaped on # comment lines of {save_ids}",
+                style="yellow",
+            )
         watch = None
         if wait and outcome.result.sent and not (outcome.interrupted or outcome.error):
             watch = await _watch(client, list(outcome.result.sent), output, timeout, interval)
@@ -397,7 +495,8 @@ async def _watch(
     def on_change(change: StatusChange) -> None:
         if show_changes:
             before = "new" if change.previous is None else change.previous.value
-            progress.console.print(f"{change.message_id}: {before} -> {change.status.value}")
+            line = f"{safe(change.message_id)}: {before} -> {change.status.value}"
+            progress.console.print(Text(line), soft_wrap=True)
 
     with progress:
         return await watch_statuses(
@@ -414,18 +513,71 @@ async def _watch(
 # ----------------------------------------------------------------------- sending
 
 
-@app.command()
+def _examples(*lines: str) -> str:
+    """A command's help epilog: its examples, one per line."""
+    return "Examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+_EXAMPLES_SEND = _examples(
+    "smsclub send 380501234567 -m 'Your order is ready' -s MyShop",
+    "smsclub send --file phones.txt -m 'Sale today' -s MyShop --save-ids ids.csv --wait",
+    "cat phones.txt | smsclub --json send - -m Hi -s MyShop > result.json",
+    "smsclub send --file phones.txt -m 'Sale today' --dry-run",
+)
+_EXAMPLES_SEND_PERSONALIZED = _examples(
+    "smsclub send-personalized orders.csv -s MyShop",
+    "smsclub send-personalized orders.csv -s MyShop --dry-run --max-parts 2",
+)
+_EXAMPLES_STATUS = _examples(
+    "smsclub status 1234567 1234568",
+    "smsclub status --file ids.csv --wait --timeout 300",
+    "smsclub --json status --file ids.csv",
+)
+_EXAMPLES_BALANCE = _examples(
+    "smsclub balance",
+    "smsclub --json balance",
+)
+_EXAMPLES_SENDERS = _examples(
+    "smsclub senders",
+)
+_EXAMPLES_SENDER_STATUS = _examples(
+    "smsclub sender-status",
+    "smsclub sender-status MyShop",
+)
+_EXAMPLES_REGISTER_SENDER = _examples(
+    "smsclub register-sender MyShop --company-type tov --okpo 12345678"
+    " --company 'MyShop LLC' --subject 'Order updates' --description 'Online shop'"
+    " --site myshop.example",
+)
+_EXAMPLES_SANDBOX = _examples(
+    "smsclub sandbox --port 8765",
+    "SMSCLUB_TOKEN=x SMSCLUB_BASE_URL=http://127.0.0.1:8765 smsclub balance",
+    "smsclub --gateway smsc sandbox --port 0",
+)
+_EXAMPLES_DEMO = _examples(
+    "smsclub demo",
+    "smsclub demo -n 300 --delivery-delay 0.5",
+    "smsclub --json demo > demo.json",
+)
+
+
+@app.command(cls=_Command, epilog=_EXAMPLES_SEND)
 def send(
     ctx: typer.Context,
     *,
     phones: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Phone numbers (- reads them from stdin, one per line).", show_default=False
+            metavar="PHONE",
+            help="Phone numbers (- reads them from stdin, one per line).",
+            show_default=False,
         ),
     ] = None,
     message: Annotated[
-        str, typer.Option("--message", "-m", help="The text to send.", show_default=False)
+        str,
+        typer.Option(
+            "--message", "-m", metavar="TEXT", help="The text to send.", show_default=False
+        ),
     ] = "",
     sender: SenderOption = None,
     file: FileOption = None,
@@ -478,7 +630,7 @@ def send(
     )
 
 
-@app.command("send-personalized")
+@app.command("send-personalized", cls=_Command, epilog=_EXAMPLES_SEND_PERSONALIZED)
 def send_personalized(
     ctx: typer.Context,
     *,
@@ -550,14 +702,14 @@ def send_personalized(
 # ----------------------------------------------------------------------- statuses
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_EXAMPLES_STATUS)
 def status(
     ctx: typer.Context,
     *,
     ids: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="ID...", help="Message ids (- reads them from stdin).", show_default=False
+            metavar="ID", help="Message ids (- reads them from stdin).", show_default=False
         ),
     ] = None,
     file: Annotated[
@@ -565,6 +717,7 @@ def status(
         typer.Option(
             "--file",
             "-f",
+            metavar="FILE",
             help="Read ids from FILE, one per line or a --save-ids file (- for stdin).",
         ),
     ] = None,
@@ -609,7 +762,7 @@ def status(
 # ----------------------------------------------------------------------- account
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_EXAMPLES_BALANCE)
 def balance(ctx: typer.Context, *, json_flag: JsonFlag = False) -> None:
     """The account balance."""
     settings = _settings(ctx, json_flag)
@@ -619,10 +772,10 @@ def balance(ctx: typer.Context, *, json_flag: JsonFlag = False) -> None:
     if output.json:
         output.emit(balance_document(money))
     else:
-        output.print(f"{money.money:,.2f} {money.currency}")
+        output.print(Text(f"{money.money:,.2f} {safe(money.currency)}"))
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_EXAMPLES_SENDERS)
 def senders(ctx: typer.Context, *, json_flag: JsonFlag = False) -> None:
     """The sender names this account may send from (approved ones)."""
     settings = _settings(ctx, json_flag)
@@ -633,17 +786,17 @@ def senders(ctx: typer.Context, *, json_flag: JsonFlag = False) -> None:
         output.emit({"senders": names})
     elif names:
         for name in names:
-            output.print(name)
+            output.print(Text(safe(name)))
     else:
         output.note("no approved sender names (see smsclub sender-status)", style="yellow")
 
 
-@app.command("sender-status")
+@app.command("sender-status", cls=_Command, epilog=_EXAMPLES_SENDER_STATUS)
 def sender_status(
     ctx: typer.Context,
     *,
     name: Annotated[
-        str | None, typer.Argument(help="One sender name; all of them if omitted.")
+        str | None, typer.Argument(metavar="NAME", help="One sender name; all of them if omitted.")
     ] = None,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -664,11 +817,13 @@ def sender_status(
         output.print(senders_table(states))
 
 
-@app.command("register-sender")
+@app.command("register-sender", cls=_Command, epilog=_EXAMPLES_REGISTER_SENDER)
 def register_sender(
     ctx: typer.Context,
     *,
-    name: Annotated[str, typer.Argument(help="The sender name wanted.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The sender name wanted.", show_default=False)
+    ],
     company_type: Annotated[
         Literal["tov", "fop"],
         typer.Option(
@@ -689,10 +844,14 @@ def register_sender(
         str, typer.Option("--site", help="Website or social page.", show_default=False)
     ],
     okpo: Annotated[
-        str | None, typer.Option("--okpo", help="EDRPOU code (for tov).", show_default=False)
+        str | None,
+        typer.Option("--okpo", metavar="CODE", help="EDRPOU code (for tov).", show_default=False),
     ] = None,
     inn: Annotated[
-        str | None, typer.Option("--inn", help="Taxpayer number (for fop).", show_default=False)
+        str | None,
+        typer.Option(
+            "--inn", metavar="NUMBER", help="Taxpayer number (for fop).", show_default=False
+        ),
     ] = None,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -728,23 +887,27 @@ def register_sender(
     if output.json:
         output.emit({"sender": registration.sender, "status": registration.status})
     else:
-        output.print(f"{registration.sender}: {registration.status}")
+        output.print(Text(f"{safe(registration.sender)}: {safe(registration.status)}"))
 
 
 # ----------------------------------------------------------------------- sandbox
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_EXAMPLES_SANDBOX)
 def sandbox(
     ctx: typer.Context,
     *,
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
+        int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="0 picks a free port.")
     ] = 8765,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
+    ] = "127.0.0.1",
     delivery_delay: Annotated[
         float,
-        typer.Option("--delivery-delay", min=0, help="Seconds a message stays ENROUTE."),
+        typer.Option(
+            "--delivery-delay", min=0, metavar="SECONDS", help="Seconds a message stays ENROUTE."
+        ),
     ] = 2.0,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -764,20 +927,33 @@ def sandbox(
     )
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_EXAMPLES_DEMO)
 def demo(
     ctx: typer.Context,
     *,
     recipients: Annotated[
         int,
         typer.Option(
-            "--recipients", "-n", min=1, max=100_000, help="How many numbers to generate."
+            "--recipients",
+            "-n",
+            min=1,
+            max=100_000,
+            metavar="N",
+            help="How many numbers to generate.",
         ),
     ] = 3000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated numbers.")] = 2024,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of the generated numbers.")
+    ] = 2024,
     delivery_delay: Annotated[
         float,
-        typer.Option("--delivery-delay", min=0, max=30, help="Seconds a message stays ENROUTE."),
+        typer.Option(
+            "--delivery-delay",
+            min=0,
+            max=30,
+            metavar="SECONDS",
+            help="Seconds a message stays ENROUTE.",
+        ),
     ] = 1.5,
     json_flag: JsonFlag = False,
 ) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "BulkOutcome",
     "IdsFile",
     "WatchOutcome",
+    "is_plain_id",
     "make_progress",
     "run_bulk",
     "watch_statuses",
@@ -66,11 +67,32 @@ def make_progress(console: Console, *, rate: bool = True) -> Progress:
     return Progress(*columns, console=console)
 
 
+MAX_ID_LENGTH = 64
+"""The longest message id written as a row (``status`` refuses longer ones too)."""
+
+
+def is_plain_id(message_id: str) -> bool:
+    """Whether an id can be a CSV cell as it is: printable, no space, comma or quote.
+
+    Every gateway issues digits; anything else comes from a broken or hostile one.
+    """
+    return (
+        0 < len(message_id) <= MAX_ID_LENGTH
+        and message_id.isprintable()
+        and not any(char in message_id for char in ' ,"#')
+    )
+
+
 class IdsFile:
     """``--save-ids FILE``: ``message_id,phone`` rows, flushed chunk by chunk.
 
     Opened for appending, so a second run adds to the first run's ids; the header
     row is written only into an empty file.
+
+    An id that is not plain (:func:`is_plain_id`: a newline, a comma, a control
+    character...) would forge or break rows, so it is never written as a row: it goes
+    on a ``#`` comment line, escaped (``# unusable message id '100\\x0a7,380...'
+    for 380501234567``), which ``smsclub status --file`` skips and a person can read.
     """
 
     HEADER = "message_id,phone\n"
@@ -78,6 +100,8 @@ class IdsFile:
     def __init__(self, handle: IO[str]) -> None:
         self._handle = handle
         self._written: set[str] = set()
+        self.refused: list[str] = []
+        """The ids written as comments instead of rows."""
         if handle.tell() == 0:
             handle.write(self.HEADER)
             handle.flush()
@@ -87,9 +111,25 @@ class IdsFile:
         rows = [(mid, phone) for mid, phone in result.sent.items() if mid not in self._written]
         for message_id, phone in rows:
             self._written.add(message_id)
-            self._handle.write(f"{message_id},{phone}\n")
+            if is_plain_id(message_id):
+                self._handle.write(f"{message_id},{phone}\n")
+            else:
+                self.refused.append(message_id)
+                self._handle.write(
+                    f"# unusable message id {_escaped(message_id)} for {_escaped(phone)}\n"
+                )
         if rows:
             self._handle.flush()
+
+
+def _escaped(text: str) -> str:
+    """A one-line, printable, quoted form of ``text`` (``'100\\x0a7'``)."""
+    quoted = ascii(text)
+    return quoted.replace("\\n", "\\x0a").replace("\\r", "\\x0d").replace("\\t", "\\x09")
+
+
+CANCELLED_BEFORE_SENDING = "not sent: cancelled before sending"
+"""The client's reason for a recipient whose chunk was cancelled before its request."""
 
 
 @dataclass(slots=True)
@@ -112,7 +152,11 @@ class BulkOutcome:
 
     @property
     def not_sent(self) -> list[str]:
-        """Recipients no request was made for (after Ctrl-C or a fatal error)."""
+        """Recipients no request was made for (after Ctrl-C or a fatal error).
+
+        After Ctrl-C this includes the chunks cancelled before their request left:
+        each of these recipients certainly got nothing and can be sent to again.
+        """
         result = self.result
         if not (self.interrupted or self.error):
             return []
@@ -172,7 +216,19 @@ async def run_bulk(
             take(part)
         stream.unclaimed.clear()
         outcome.elapsed = loop.time() - began
+    if outcome.interrupted:
+        _unfail_cancelled(outcome.result)
     return outcome
+
+
+def _unfail_cancelled(result: SendResult) -> None:
+    """Take the chunks cancelled before sending out of ``failed``.
+
+    Their recipients got nothing, like those never tried: after Ctrl-C both are one
+    "not sent" bucket (:attr:`BulkOutcome.not_sent`), not two.
+    """
+    for phone in [p for p, reason in result.failed.items() if reason == CANCELLED_BEFORE_SENDING]:
+        del result.failed[phone]
 
 
 async def _close(stream: ResultStream) -> None:

@@ -1,8 +1,13 @@
 """What the commands print: rich tables for people, stable JSON for programs.
 
 With ``--json`` the JSON document is the only thing on stdout; tables, progress and
-notes go to stderr. Without it, tables go to stdout and progress to stderr. Values
-that come from users or the gateway are printed as plain text, never as markup.
+notes go to stderr. Without it, tables go to stdout and progress to stderr.
+
+Values that come from users or the gateway (ids, reasons, sender names, error
+messages) are untrusted: they go through :func:`safe` before reaching a terminal, so
+an escape sequence in a gateway's answer (a new window title, a cleared screen) or a
+newline that would forge a line is shown as ``\\x1b``/``\\x0a`` text, and they are printed
+as plain text, never as rich markup.
 """
 
 from __future__ import annotations
@@ -30,12 +35,47 @@ __all__ = [
     "group_reasons",
     "new_table",
     "plural",
+    "safe",
     "send_document",
     "status_document",
 ]
 
 IDS_TABLE_LIMIT = 50
 """Up to this many sent ids are shown as a table; more are printed as CSV lines."""
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def safe(text: object) -> str:
+    """``text`` with every character a terminal could act on written as an escape.
+
+    Tabs, newlines, escape sequences, C1 controls (``\\x9b`` starts a sequence on
+    some terminals), bidi overrides and other invisible characters become text such
+    as ``\\x1b`` or ``\\x0a``; everything printable (Cyrillic included) is kept.
+
+    >>> safe("100\\n200 \\x1b]0;pwned\\x07")
+    '100\\\\x0a200 \\\\x1b]0;pwned\\\\x07'
+    """
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(char if char.isprintable() else _escape(char) for char in value)
+
+
+def _safe_json(document: str) -> str:
+    """Escape what ``json.dumps(ensure_ascii=False)`` leaves raw (DEL, C1, bidi...)."""
+    if document.isprintable():
+        return document
+    return "".join(
+        char if char.isprintable() or char in "\n " else json.dumps(char)[1:-1] for char in document
+    )
 
 
 class Output:
@@ -58,18 +98,17 @@ class Output:
     def emit(self, document: Mapping[str, Any], *, compact: bool = False) -> None:
         """Print the JSON document on stdout (only under ``--json``); compact is one line."""
         indent = None if compact else 2
-        sys.stdout.write(
-            json.dumps(document, ensure_ascii=False, indent=indent, default=str) + "\n"
-        )
+        text = json.dumps(document, ensure_ascii=False, indent=indent, default=str)
+        sys.stdout.write(_safe_json(text) + "\n")
         sys.stdout.flush()
 
     def note(self, message: str, style: str = "dim") -> None:
         """A one-line remark on stderr."""
-        self.err.print(Text(message, style=style), soft_wrap=True)
+        self.err.print(Text(safe(message), style=style), soft_wrap=True)
 
     def plain(self, line: str) -> None:
-        """A line on stdout, exactly as given (for ids meant to be piped)."""
-        sys.stdout.write(line + "\n")
+        """A line on stdout, as given but :func:`safe` (for ids meant to be piped)."""
+        sys.stdout.write(safe(line) + "\n")
 
     def print(self, *renderables: Any) -> None:
         """Tables and text for people (a long line of text is not broken)."""
@@ -78,7 +117,7 @@ class Output:
 
 def error_line(message: str) -> None:
     """Print ``smsclub: error: ...`` as exactly one line on stderr."""
-    sys.stderr.write(f"smsclub: error: {one_line(message)}\n")
+    sys.stderr.write(f"smsclub: error: {safe(one_line(message))}\n")
     sys.stderr.flush()
 
 
@@ -172,18 +211,18 @@ def render_send(
         "unknown (maybe sent)", f"{len(result.unknown):,}", style="yellow" if result.unknown else ""
     )
     if not_sent:
-        summary.add_row("not sent (never tried)", f"{len(not_sent):,}", style="yellow")
+        summary.add_row("not sent (stopped first)", f"{len(not_sent):,}", style="yellow")
     output.print(summary)
     for title, reasons in (("Failed", result.failed), ("Unknown", result.unknown)):
         if reasons:
             table = new_table(f"{title}, by reason", "reason", "count")
             for reason, count in group_reasons(reasons):
-                table.add_row(Text(reason), f"{count:,}")
+                table.add_row(Text(safe(reason)), f"{count:,}")
             output.print(table)
     if result.errors:
         table = new_table("Request errors", "field", "message", justify_last=False)
         for key, message in result.errors.items():
-            table.add_row(Text(key), Text(message))
+            table.add_row(Text(safe(key)), Text(safe(message)))
         output.print(table)
     if ids_saved_to is not None:
         output.note(f"message ids saved to {ids_saved_to}", style="")
@@ -196,13 +235,13 @@ def render_ids(output: Output, sent: Mapping[str, str]) -> None:
     if len(sent) <= IDS_TABLE_LIMIT:
         table = new_table("Message ids", "message id", "phone", justify_last=False)
         for message_id, phone in sent.items():
-            table.add_row(Text(message_id), Text(phone))
+            table.add_row(Text(safe(message_id)), Text(safe(phone)))
         output.print(table)
         return
     output.print(Text(f"Message ids ({len(sent):,}), as message_id,phone:", style="bold"))
     target = output.human
     for message_id, phone in sent.items():
-        target.out(f"{message_id},{phone}", highlight=False)
+        target.out(f"{safe(message_id)},{safe(phone)}", highlight=False)
 
 
 # ------------------------------------------------------------------------- dry run
@@ -236,21 +275,29 @@ def render_dry_run(
     """The human view of ``--dry-run``."""
     limit = IDS_TABLE_LIMIT
     table = new_table(
-        f"Dry run: {len(rows):,} recipients, nothing sent", "phone", "parts", justify_last=True
+        f"Dry run: {plural(len(rows), 'recipient')}, nothing sent",
+        "phone",
+        "parts",
+        justify_last=True,
     )
     for phone, seg in rows[:limit]:
-        table.add_row(Text(phone), str(seg.parts))
+        table.add_row(Text(safe(phone)), str(seg.parts))
     if len(rows) > limit:
         table.add_row(Text(f"... and {len(rows) - limit:,} more"), "")
     output.print(table)
     if shared is not None:
         output.print(Text(f"message: {shared}"))
     total = sum(seg.parts for _, seg in rows)
-    output.print(Text(f"total: {total:,} SMS parts to {len(rows):,} recipients", style="bold"))
+    output.print(
+        Text(
+            f"total: {plural(total, 'SMS part')} to {plural(len(rows), 'recipient')}",
+            style="bold",
+        )
+    )
     if duplicates:
-        output.print(Text(f"{duplicates:,} repeated numbers dropped"))
+        output.print(Text(f"{plural(duplicates, 'repeated number')} dropped"))
     for reason in invalid.values():
-        output.print(Text(f"skipped, {reason}", style="yellow"))
+        output.print(Text(f"skipped, {safe(reason)}", style="yellow"))
 
 
 # ------------------------------------------------------------------------- statuses
@@ -280,31 +327,45 @@ _STATUS_STYLE = {
 }
 
 
+def _gateway_words(report: StatusReport, ids: Iterable[str]) -> dict[str, str]:
+    """The gateway's own status strings, where they say more than the status name."""
+    words: dict[str, str] = {}
+    for message_id in ids:
+        status = report.get(message_id)
+        raw = None if status is None else report.raw.get(message_id)
+        if status is not None and raw and raw != status.value:
+            words[message_id] = raw
+    return words
+
+
 def render_statuses(output: Output, report: StatusReport, ids: Iterable[str]) -> None:
-    """Per-id table (when few) and counts per status."""
+    """Per-id table (when few) and counts per status.
+
+    The "gateway says" column (the gateway's own word, e.g. SMSC's numeric codes) is
+    shown only when some status has one that differs from its name.
+    """
     id_list = list(ids)
     if len(id_list) <= IDS_TABLE_LIMIT:
-        table = new_table(
-            "Delivery status", "message id", "status", "gateway says", justify_last=False
-        )
+        words = _gateway_words(report, id_list)
+        columns = ("message id", "status", *(("gateway says",) if words else ()))
+        table = new_table("Delivery status", *columns, justify_last=False)
         for message_id in id_list:
             status = report.get(message_id)
+            cells: list[Text] = [Text(safe(message_id))]
             if status is None:
-                table.add_row(Text(message_id), Text("not found", style="yellow"), "")
-                continue
-            raw = report.raw.get(message_id, status.value)
-            table.add_row(
-                Text(message_id),
-                Text(status.value, style=_STATUS_STYLE.get(status, "red")),
-                Text(raw if raw != status.value else ""),
-            )
+                cells.append(Text("not found", style="yellow"))
+            else:
+                cells.append(Text(status.value, style=_STATUS_STYLE.get(status, "red")))
+            if words:
+                cells.append(Text(safe(words.get(message_id, ""))))
+            table.add_row(*cells)
         output.print(table)
     render_status_counts(output, report, id_list)
 
 
 def render_status_counts(output: Output, report: StatusReport, ids: list[str]) -> None:
     """How many messages are in each status (and how many the gateway did not know)."""
-    table = new_table(f"Statuses of {len(ids):,} messages", "status", "messages")
+    table = new_table(f"Statuses of {plural(len(ids), 'message')}", "status", "messages")
     for status, count in sorted(report.counts().items(), key=lambda item: -item[1]):
         table.add_row(Text(status.value, style=_STATUS_STYLE.get(status, "red")), f"{count:,}")
     missing = sum(1 for i in ids if i not in report)
@@ -317,9 +378,11 @@ def render_watch_end(output: Output, outcome: WatchOutcome) -> None:
     """Say why a ``--wait`` ended without every status final."""
     pending = outcome.pending
     if outcome.interrupted:
-        output.note(f"interrupted: {len(pending):,} messages not final yet", style="yellow")
+        output.note(f"interrupted: {plural(len(pending), 'message')} not final yet", style="yellow")
     elif pending:
-        output.note(f"gave up waiting: {len(pending):,} messages not final yet", style="yellow")
+        output.note(
+            f"gave up waiting: {plural(len(pending), 'message')} not final yet", style="yellow"
+        )
 
 
 # ------------------------------------------------------------------------- account
@@ -335,7 +398,7 @@ def senders_table(states: Mapping[str, SenderState]) -> Table:
     table = new_table("Sender names", "name", "state", "usable", justify_last=False)
     for name, state in states.items():
         table.add_row(
-            Text(name),
+            Text(safe(name)),
             Text(state.value, style="green" if state.usable else "yellow"),
             "yes" if state.usable else "no",
         )

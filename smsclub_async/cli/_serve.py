@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 from rich.text import Text
 
@@ -11,9 +15,9 @@ from ..sandbox import Sandbox, SandboxConfig, SandboxServer, run
 from ..sandbox.gateways import SmscConfig, SmscSandbox, SmsteleConfig, SmsteleSandbox
 from ._errors import CliError
 from ._gateways import GatewayName
-from ._output import Output
+from ._output import Output, plural
 
-__all__ = ["serve_sandbox"]
+__all__ = ["serve_sandbox", "stopping_on_sigterm"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -23,6 +27,32 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@contextlib.contextmanager
+def stopping_on_sigterm() -> Iterator[list[str]]:
+    """Within the block, SIGTERM stops the program like Ctrl-C (``KeyboardInterrupt``).
+
+    ``kill``, ``docker stop`` and service managers send SIGTERM; its default action
+    ends the process at once, without the "stopped after" line. Yields a list that
+    receives ``"SIGTERM"`` if that is what stopped it. Outside the main thread (no
+    signal handlers there) the block runs unchanged.
+    """
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        received.append("SIGTERM")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def serve_sandbox(
@@ -54,21 +84,27 @@ def serve_sandbox(
             output.out.print(Text(line, style=style), soft_wrap=True)
         output.out.print(Text("Ctrl-C to stop", style="dim"), soft_wrap=True)
 
-    try:
-        run(served, host, port, ready=ready)
-    except OSError as exc:
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    with stopping_on_sigterm() as received:
+        try:
+            run(served, host, port, ready=ready)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        except KeyboardInterrupt:
+            # A SIGTERM that came while the server was starting or closing.
+            pass
+    how = " by SIGTERM" if received else ""
     if isinstance(served, Sandbox):
         stats = served.stats()
         output.note(
-            f"sandbox stopped after {stats.count:,} requests and {len(served.messages()):,}"
-            f" messages ({stats.rate_limited:,} answered 429)",
+            f"sandbox stopped{how} after {plural(stats.count, 'request')} and"
+            f" {plural(len(served.messages()), 'message')}"
+            f" ({stats.rate_limited:,} answered 429)",
             style="",
         )
     else:
         output.note(
-            f"{gateway} emulator stopped after {len(served.requests):,} requests and"
-            f" {len(served.messages()):,} messages",
+            f"{gateway} emulator stopped{how} after {plural(len(served.requests), 'request')}"
+            f" and {plural(len(served.messages()), 'message')}",
             style="",
         )
 

@@ -9,6 +9,13 @@ permit per attempt and calls ``done()`` when the attempt ends, which frees the s
 Like :class:`~smsclub_async.LocalLimiter` it keeps its state under a
 ``threading.Lock``, so clients on different event loops or threads share it; a
 waiter is woken on its own loop with ``call_soon_threadsafe``.
+
+Lanes: ``acquire(priority="high")`` puts a waiter ahead of every waiting normal one
+when a slot frees up. So that the normal lane keeps at least 90 % of the slots while
+both wait, a freed slot goes to a high waiter ahead of normal ones at most once in
+every ten hand-overs (:data:`HIGH_TURNS`); the rest go in arrival order.
+:class:`BothLimiter` passes the priority to every limiter it combines, and forwards
+``ready`` to the permits that have it.
 """
 
 from __future__ import annotations
@@ -17,9 +24,18 @@ import asyncio
 import threading
 from collections import deque
 
-from .._limiter import LocalLimiter, Permit, RateLimiter, limiter_for_token, token_fingerprint
+from .._limiter import (
+    LocalLimiter,
+    Permit,
+    Priority,
+    RateLimiter,
+    check_priority,
+    limiter_for_token,
+    token_fingerprint,
+)
 
 __all__ = [
+    "HIGH_TURNS",
     "BothLimiter",
     "ConcurrencyLimiter",
     "concurrency_limiter_for",
@@ -27,11 +43,18 @@ __all__ = [
 ]
 
 
-class _Waiter:
-    __slots__ = ("future", "granted", "loop")
+HIGH_TURNS = 10
+"""Of this many consecutive hand-overs with both lanes waiting, one may go to a high
+waiter ahead of earlier normal ones."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+
+class _Waiter:
+    __slots__ = ("future", "granted", "high", "loop", "seq")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, high: bool, seq: int) -> None:
         self.loop = loop
+        self.high = high
+        self.seq = seq
         self.future: asyncio.Future[None] = loop.create_future()
         self.granted = False
 
@@ -68,7 +91,7 @@ class ConcurrencyLimiter:
         ConcurrencyLimiter(limit=14, in_flight=0, waiting=0)
     """
 
-    __slots__ = ("_in_flight", "_lock", "_waiters", "limit")
+    __slots__ = ("_high", "_in_flight", "_lock", "_seq", "_since_high", "_waiters", "limit")
 
     def __init__(self, limit: int) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -76,12 +99,16 @@ class ConcurrencyLimiter:
         self.limit = limit
         self._lock = threading.Lock()
         self._in_flight = 0
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: deque[_Waiter] = deque()  # normal lane
+        self._high: deque[_Waiter] = deque()
+        self._seq = 0
+        # Hand-overs since a high waiter last went ahead of a normal one.
+        self._since_high = HIGH_TURNS
 
     def __repr__(self) -> str:
         return (
             f"ConcurrencyLimiter(limit={self.limit}, in_flight={self._in_flight},"
-            f" waiting={len(self._waiters)})"
+            f" waiting={len(self._waiters) + len(self._high)})"
         )
 
     @property
@@ -89,32 +116,57 @@ class ConcurrencyLimiter:
         """Attempts holding a slot now."""
         return self._in_flight
 
-    async def acquire(self) -> Permit:
-        """Wait for a free slot and return the permit that holds it."""
+    async def acquire(self, *, priority: Priority = "normal") -> Permit:
+        """Wait for a free slot and return the permit that holds it.
+
+        Args:
+            priority: ``"high"`` to be served ahead of waiting normal requests
+                (see the module docstring for the share that bounds it).
+        """
+        high = check_priority(priority)
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._in_flight < self.limit and not self._waiters:
+            if self._in_flight < self.limit and not self._waiters and not self._high:
                 self._in_flight += 1
                 return _SlotPermit(self)
-            waiter = _Waiter(loop)
-            self._waiters.append(waiter)
+            self._seq += 1
+            waiter = _Waiter(loop, high=high, seq=self._seq)
+            (self._high if high else self._waiters).append(waiter)
         try:
             await waiter.future
         except asyncio.CancelledError:
             with self._lock:
                 granted = waiter.granted
                 if not granted:
-                    self._waiters.remove(waiter)
+                    (self._high if high else self._waiters).remove(waiter)
             if granted:  # the slot was handed over as we were cancelled: pass it on
                 self._release()
             raise
         return _SlotPermit(self)
 
+    def _next_waiter(self) -> _Waiter | None:
+        """The waiter the next free slot goes to, taken out of its lane (lock held)."""
+        if self._high and self._waiters:
+            ahead = self._high[0].seq > self._waiters[0].seq
+            if not ahead:
+                return self._high.popleft()
+            if self._since_high >= HIGH_TURNS - 1:
+                self._since_high = 0
+                return self._high.popleft()
+            self._since_high += 1
+            return self._waiters.popleft()
+        if self._high:
+            return self._high.popleft()
+        if self._waiters:
+            self._since_high = min(self._since_high + 1, HIGH_TURNS)
+            return self._waiters.popleft()
+        return None
+
     def _release(self) -> None:
         with self._lock:
-            if self._waiters:
+            waiter = self._next_waiter()
+            if waiter is not None:
                 # Hand the slot straight to the next waiter: in_flight stays the same.
-                waiter = self._waiters.popleft()
                 waiter.granted = True
                 waiter.loop.call_soon_threadsafe(_wake, waiter.future)
                 return
@@ -126,6 +178,13 @@ class _BothPermit:
 
     def __init__(self, permits: tuple[Permit, ...]) -> None:
         self._permits = permits
+
+    async def ready(self) -> None:
+        """Let every permit that can move the write do so (in order)."""
+        for permit in self._permits:
+            ready = getattr(permit, "ready", None)
+            if ready is not None:
+                await ready()
 
     def sent(self) -> None:
         for permit in self._permits:
@@ -154,12 +213,17 @@ class BothLimiter:
     def __repr__(self) -> str:
         return f"BothLimiter({', '.join(repr(limiter) for limiter in self.limiters)})"
 
-    async def acquire(self) -> Permit:
-        """Acquire every limiter in turn; on cancellation give back what was taken."""
+    async def acquire(self, *, priority: Priority = "normal") -> Permit:
+        """Acquire every limiter in turn (with the same priority); on cancellation give
+        back what was taken."""
+        high = check_priority(priority)
         taken: list[Permit] = []
         try:
             for limiter in self.limiters:
-                taken.append(await limiter.acquire())
+                # The priority only when high: a limiter written before lanes works too.
+                taken.append(
+                    await (limiter.acquire(priority="high") if high else limiter.acquire())
+                )
         except BaseException:
             for permit in taken:
                 permit.done()

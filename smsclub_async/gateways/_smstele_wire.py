@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -101,11 +102,22 @@ class SendAnswer(_Answer, frozen=True, kw_only=True):
 
     id: Number | None = None
     cnt: Number = ""
-    messages: list[RecipientAnswer] = msgspec.field(default_factory=list)
+    # Read entry by entry (recipients()): an odd entry costs that entry, not the others.
+    messages: Any = msgspec.field(default_factory=list)
 
     def recipients(self) -> list[RecipientAnswer]:
-        """The entries, without the empty ``{}`` the document's template ends with."""
-        return [entry for entry in self.messages if str(entry.phone).strip()]
+        """The entries that can be read, without the empty ``{}`` the document's
+        template ends with (an unreadable one is left out: its phone is unmentioned)."""
+        entries = self.messages if isinstance(self.messages, list) else []
+        readable = []
+        for raw in entries:
+            try:
+                entry = msgspec.convert(raw, RecipientAnswer, strict=False)
+            except msgspec.ValidationError:
+                continue
+            if str(entry.phone).strip():
+                readable.append(entry)
+        return readable
 
 
 class StatusEntry(_Answer, frozen=True, kw_only=True):

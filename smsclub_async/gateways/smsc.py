@@ -46,7 +46,7 @@ from .._common import (
     too_many_parts,
 )
 from .._decipher import Decipher, Refusal, http_refusal
-from .._decoding import WireDecodeError, decode, to_code, to_count, to_decimal
+from .._decoding import WireDecodeError, decode, to_code, to_count, to_decimal, to_money
 from .._errors import (
     APIError,
     AuthenticationError,
@@ -757,15 +757,12 @@ class SmscClient(GatewayClient):
         """The account balance (``balance.php`` with ``cur=1``)."""
         body = await self._ask("balance", wire.BALANCE, {"fmt": "3", "cur": "1"})
         answer = self._decoded(wire.BalanceAnswer, wire.BALANCE, body)
-        money = to_decimal(answer.balance)
+        money = to_money(answer.balance)
         if money is None:
             raise self._decode_error(
                 wire.BALANCE, body, f"balance is not a number: {answer.balance!r:.60}"
             )
-        cents = money.quantize(Decimal("0.01"))
-        return Balance(
-            money=cents if cents == money else money, currency=answer.currency or self._currency
-        )
+        return Balance(money=money, currency=answer.currency or self._currency)
 
     async def senders(self) -> list[str]:
         """The sender names registered and allowed for use (``senders.php?get=1``)."""

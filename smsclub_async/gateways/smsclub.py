@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import httpx
@@ -35,7 +34,7 @@ from .._common import (
     too_many_parts,
 )
 from .._decipher import Refusal, http_refusal
-from .._decoding import WireDecodeError, decode, encode, to_decimal
+from .._decoding import WireDecodeError, decode, encode, to_money
 from .._errors import (
     APIError,
     AuthenticationError,
@@ -211,19 +210,6 @@ def status_report(ids: list[str], body: bytes) -> StatusReport:
     statuses = [(k, DeliveryStatus.parse(v)) for k, v in raw.items()]
     missing = [i for i in ids if i not in raw]
     return StatusReport(statuses, raw=raw, missing=missing)
-
-
-def parse_balance(money: object, currency: str) -> Balance | None:
-    """A balance, or None when ``money`` is not a sane number."""
-    amount = to_decimal(money)
-    if amount is None:
-        return None
-    # "8111.1700" -> 8111.17, but never drop a digit that carries value.
-    try:
-        cents = amount.quantize(Decimal("0.01"))
-    except InvalidOperation:
-        cents = amount
-    return Balance(money=cents if cents == amount else amount, currency=currency)
 
 
 # ----------------------------------------------------------------- the client
@@ -607,10 +593,10 @@ class SmsClub(GatewayClient):
             info = decode(BalanceResponse, body).success_request.info
         except WireDecodeError as exc:
             raise self._decode_error(BALANCE, body, str(exc)) from exc
-        balance = parse_balance(info.money, info.currency)
-        if balance is None:
+        money = to_money(info.money)
+        if money is None:
             raise self._decode_error(BALANCE, body, f"money is not a number: {info.money!r:.60}")
-        return balance
+        return Balance(money=money, currency=info.currency)
 
     async def senders(self) -> list[str]:
         """The sender names this account may send from (``/sms/originator``)."""

@@ -19,6 +19,7 @@ no rate limits. So:
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -102,6 +103,23 @@ ADVICE: dict[type[APIError], str] = {
     APIError: "unexpected HTTP status from SMStele",
 }
 DUPLICATE_OF_CALLER = "not sent: the gateway refused it as a duplicate"
+
+
+class _HideQueryPassword(logging.Filter):
+    """Blanks ``psw=`` in the URLs httpx logs ("HTTP Request: POST https://...?psw=")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) and "psw=" in str(arg) for arg in record.args
+        ):
+            record.args = tuple(
+                arg.copy_set_param("psw", "***") if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_HIDE_QUERY_PASSWORD = _HideQueryPassword()
 
 
 def _deferred_param(when: datetime | str) -> str:
@@ -306,6 +324,8 @@ class SmsteleClient(GatewayClient):
         # The credentials go in the query string, as every example of the document
         # puts them (the path is what error texts name, never this query).
         query = "?" + form_body({"login": login, "psw": password}).decode("ascii")
+        # httpx logs every request's URL at INFO: never with the password in it.
+        logging.getLogger("httpx").addFilter(_HIDE_QUERY_PASSWORD)
         self.send_path = f"{cgi_path}/sendsms"
         self.status_path = f"{cgi_path}/status"
         super().__init__(

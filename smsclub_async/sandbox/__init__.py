@@ -28,7 +28,7 @@ from ._asgi import SandboxApp
 from ._clock import ManualClock
 from ._config import DELIVERY_STATUSES, SENDER_STATES, LastDigitStatus, SandboxConfig
 from ._faults import FaultKind, Faults
-from ._server import SandboxServer, run, serve
+from ._server import SandboxServer, ServerLimits, run, serve
 from ._state import Sandbox
 from ._stats import Arrival, SandboxStats
 from ._transport import SandboxTransport
@@ -52,6 +52,7 @@ __all__ = [
     "SandboxStats",
     "SandboxTransport",
     "SentMessage",
+    "ServerLimits",
     "densest_window",
     "run",
     "serve",

@@ -26,6 +26,7 @@ MAX_ITEMS = 100
 # The gateway checks shape only; it does not normalise (so "0980000001" passes).
 _PHONE = re.compile(r"[0-9]{10,15}")
 _DIGITS = re.compile(r"[0-9]+")
+_MAX_DIGITS = 18  # every 18-digit number fits in a signed 64-bit integer
 
 
 def is_blank(value: Any) -> bool:
@@ -72,7 +73,9 @@ def check_integer(
     value = params.get(name)
     if is_blank(value):
         return None
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
+    if isinstance(value, str) and _DIGITS.fullmatch(value) and len(value) <= _MAX_DIGITS:
+        # Longer digit strings overflow PHP's integer (and Python's int() refuses
+        # past 4,300 digits): the gateway answers them as not an integer.
         number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value

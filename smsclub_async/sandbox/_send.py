@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .._segments import segments
+from .. import segments
 from . import _texts as texts
 from ._accounts import Message
 from ._context import Context

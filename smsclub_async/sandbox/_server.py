@@ -1,7 +1,10 @@
-"""A real HTTP/1.1 server on loopback (asyncio streams).
+"""A real HTTP/1.1 server on loopback (asyncio streams, h11 for the protocol).
 
 It serves the SMS Club :class:`Sandbox` or one of the gateway emulators
-(:mod:`smsclub_async.sandbox.gateways`), which see the query string too.
+(:mod:`smsclub_async.sandbox.gateways`), which see the query string too. The
+arrival is stamped when a request line is read; faults act before and after
+processing as in process (a dropped connection, a body cut short); a silent
+connection is closed after :attr:`ServerLimits.idle_timeout` (30 s by default).
 """
 
 from __future__ import annotations
@@ -11,19 +14,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-from ._http11 import (
-    HttpError,
-    ParsedRequest,
-    read_request,
-    read_request_line,
-    render_error,
-    render_head,
-)
+from ._http11 import HttpConnection, ParsedRequest, ServerLimits
 from ._state import Sandbox
 from ._wire import SandboxRequest, SandboxResponse
 from .gateways._common import Emulator, FormRequest, answer_after_delay
 
-__all__ = ["SandboxServer", "run", "serve"]
+__all__ = ["SandboxServer", "ServerLimits", "run", "serve"]
 
 _log = logging.getLogger("smsclub_async.sandbox")
 
@@ -35,17 +31,22 @@ class SandboxServer:
 
     Attributes:
         sandbox: The sandbox (or gateway emulator) that answers.
+        limits: Header and body limits and the idle timeout.
         host: The address listened on.
         port: The port listened on (the real one when 0 was asked for).
     """
 
-    __slots__ = ("_connections", "_max_body", "_server", "host", "port", "sandbox")
+    __slots__ = ("_connections", "_max_body", "_server", "host", "limits", "port", "sandbox")
 
-    def __init__(self, sandbox: Sandbox | Emulator, host: str) -> None:
+    def __init__(
+        self, sandbox: Sandbox | Emulator, host: str, limits: ServerLimits | None = None
+    ) -> None:
         self.sandbox = sandbox
-        self._max_body = (
+        self.limits = ServerLimits() if limits is None else limits
+        default_body = (
             sandbox.config.max_body if isinstance(sandbox, Sandbox) else _EMULATOR_MAX_BODY
         )
+        self._max_body = default_body if self.limits.max_body is None else self.limits.max_body
         self.host = host
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -95,31 +96,21 @@ class SandboxServer:
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        connection = HttpConnection(reader, writer, self.limits, self._max_body, self.sandbox.clock)
         try:
-            while await self._serve_request(reader, writer):
+            while await self._serve_request(connection):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError) as error:
             _log.debug("connection ended: %r", error)
-        except ValueError:  # a line longer than the stream's limit
-            writer.write(render_error(HttpError(431, "Request line or header too long.")))
         finally:
             await _close(writer)
 
-    async def _serve_request(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
+    async def _serve_request(self, connection: HttpConnection) -> bool:
         """Serve one request; return whether the connection stays open."""
-        request_line = await read_request_line(reader)
-        if not request_line:
+        received = await connection.next_request()
+        if received is None:
             return False
-        # The arrival time is taken here, before the headers and body are read.
-        now = self.sandbox.clock()
-        try:
-            request = await read_request(reader, writer, request_line, self._max_body)
-        except HttpError as error:
-            writer.write(render_error(error))
-            await writer.drain()
-            return False
+        request, now = received  # ``now``: when the request line was read
         if isinstance(self.sandbox, Sandbox):
             answer = self.sandbox.handle(
                 SandboxRequest.build(request.method, request.path, request.headers, request.body),
@@ -131,13 +122,7 @@ class SandboxServer:
             answer = await _emulate(self.sandbox, request, now)
         if answer.disposition == "drop":
             return False
-        truncate = answer.disposition == "truncate"
-        keep_alive = request.keep_alive and not truncate
-        body = answer.body[: len(answer.body) // 2] if truncate else answer.body
-        head = render_head(answer.status, answer.headers, len(answer.body), keep_alive)
-        writer.write(head if request.method == "HEAD" else head + body)
-        await writer.drain()
-        return keep_alive
+        return await connection.respond(request, answer)
 
 
 async def _emulate(emulator: Emulator, request: ParsedRequest, now: float) -> SandboxResponse:
@@ -160,7 +145,11 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 
 @contextlib.asynccontextmanager
 async def serve(
-    sandbox: Sandbox | Emulator, host: str = "127.0.0.1", port: int = 0
+    sandbox: Sandbox | Emulator,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    limits: ServerLimits | None = None,
 ) -> AsyncIterator[SandboxServer]:
     """Run ``sandbox`` as a real HTTP/1.1 server for the duration of a block.
 
@@ -169,6 +158,8 @@ async def serve(
             ``SmsteleSandbox``).
         host: The address to listen on; loopback by default.
         port: The port; 0 picks a free one (see ``server.port``).
+        limits: Header and body limits and the idle timeout (``ServerLimits()``:
+            16 KiB of headers, the sandbox's body limit, 30 s of silence).
 
     Yields:
         The running server, with ``url``, ``host`` and ``port``.
@@ -179,7 +170,7 @@ async def serve(
         ...         async with httpx.AsyncClient(base_url=server.url) as client:
         ...             await client.post("/sms/balance", headers={"Authorization": "Bearer t"})
     """
-    server = SandboxServer(sandbox, host)
+    server = SandboxServer(sandbox, host, limits)
     await server.start(port)
     try:
         yield server
@@ -193,6 +184,7 @@ def run(
     port: int = 8080,
     *,
     ready: Callable[[SandboxServer], None] | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Serve ``sandbox`` until interrupted (Ctrl+C); blocks, for a CLI command.
 
@@ -201,10 +193,11 @@ def run(
         host: The address to listen on.
         port: The port to listen on.
         ready: Called with the running server once it listens (to print its URL).
+        limits: Header and body limits and the idle timeout.
     """
 
     async def main() -> None:
-        async with serve(sandbox, host, port) as server:
+        async with serve(sandbox, host, port, limits=limits) as server:
             if ready is not None:
                 ready(server)
             await asyncio.Event().wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -35,6 +36,7 @@ Disposition = Literal["respond", "drop", "truncate"]
 _NAMES: Mapping[int, str] = {453: "Duplicate"}
 
 _encoder = msgspec.json.Encoder()
+_INT64_MAX = 2**63 - 1
 
 
 def reason_phrase(status: int) -> str:
@@ -145,9 +147,22 @@ def parse_params(body: bytes) -> Mapping[str, Any] | SandboxResponse:
     try:
         params = msgspec.json.decode(body)
     except msgspec.DecodeError:
-        return error_response(400, texts.INVALID_JSON)
+        # msgspec refuses integers past Python's digit limit; PHP's json_decode
+        # reads them as floats (INF), which then fail validation as not integers.
+        try:
+            params = json.loads(body, parse_int=_php_int)
+        except (ValueError, RecursionError):
+            return error_response(400, texts.INVALID_JSON)
     if params == []:
         return {}
     if not isinstance(params, dict):
         return error_response(400, texts.NOT_AN_OBJECT)
     return params
+
+
+def _php_int(digits: str) -> int | float:
+    """A JSON integer as PHP reads it: a float when it does not fit in 64 bits."""
+    if len(digits.lstrip("-")) > len(str(_INT64_MAX)):
+        return float(digits)
+    number = int(digits)
+    return number if -_INT64_MAX - 1 <= number <= _INT64_MAX else float(number)

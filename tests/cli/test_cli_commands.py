@@ -214,3 +214,20 @@ def test_save_ids_appends_and_status_reads_the_file(
     human = invoke("--sandbox", "status", "--file", str(path))
     assert "Delivery status" in human.stdout
     assert "UNDELIV" in human.stdout
+
+
+def test_one_message_is_singular(invoke: Invoke) -> None:
+    """The title says "Statuses of 1 message", not "1 messages"."""
+    sent = invoke("--sandbox", "--json", "send", PHONES[0], "-m", "Hi", "-s", SENDER)
+    message_id = next(iter(as_json(sent.stdout)["sent"]))
+    result = invoke("--sandbox", "status", message_id)
+    assert "Statuses of 1 message" in result.stdout
+    assert "1 messages" not in result.stdout
+
+
+def test_status_table_has_no_empty_gateway_column(invoke: Invoke) -> None:
+    """SMS Club's statuses are their own names: no "gateway says" column to leave empty."""
+    sent = invoke("--sandbox", "--json", "send", *PHONES, "-m", "Hi", "-s", SENDER)
+    result = invoke("--sandbox", "status", *as_json(sent.stdout)["sent"])
+    assert "Delivery status" in result.stdout
+    assert "gateway says" not in result.stdout

@@ -86,3 +86,36 @@ def test_demo_human_output(invoke: Invoke) -> None:
         assert text in result.stdout
     assert "FAIL" not in result.stdout
     assert Counter(result.stdout.split())["ok"] >= 5
+
+
+def test_demo_fault_drill_risks_duplicates_and_sends_none(invoke: Invoke) -> None:
+    """The drill's requests are spoiled before and after processing; the sandbox's own
+    record shows processed requests whose answers were lost (a real duplicates risk),
+    yet no number delivered twice, and no number the sandbox accepted reported failed."""
+    result = invoke("demo", "-n", "100", "--delivery-delay", "0.2", "--json")
+    assert result.exit_code == 0, result.stderr
+    drill = json.loads(result.stdout)["fault_drill"]
+    record = drill["sandbox"]
+    assert record["processed_then_spoiled"] >= 2
+    assert set(record["faults"]) >= {"drop_after", "error_after", "error_before", "drop_before"}
+    assert record["refused_as_duplicates"] == record["processed_then_spoiled"]
+    assert record["delivered_twice"] == 0
+    assert record["messages"] == drill["recipients"]
+    assert drill["unknown"] == 100 * record["processed_then_spoiled"]
+    assert drill["failed"] == 0
+    assert drill["sent"] + drill["unknown"] == drill["recipients"]
+    assert drill["client_retries"] >= len(drill["injected"])
+
+
+def test_demo_explains_undeliv_and_ends_with_a_next_step(invoke: Invoke) -> None:
+    result = invoke("demo", "-n", "120", "--delivery-delay", "0.2")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "simulated. The sandbox fails delivery to every number ending in 9" in text
+    assert "Fault drill" in text
+    assert "numbers delivered twice 0" in text
+    tail = text.split("finished in")[1]
+    assert "Next:" in tail
+    assert "SMSCLUB_TOKEN" in tail
+    assert "smsclub send" in tail
+    assert "https://" in tail

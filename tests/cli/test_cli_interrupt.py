@@ -6,7 +6,8 @@ import asyncio
 import uuid
 
 from smsclub_async import SmsClub
-from smsclub_async.cli._bulk import run_bulk, watch_statuses
+from smsclub_async.cli._bulk import CANCELLED_BEFORE_SENDING, run_bulk, watch_statuses
+from smsclub_async.cli._output import Output, render_send
 from smsclub_async.sandbox import Sandbox, SandboxConfig, SandboxTransport
 
 from .conftest import SENDER
@@ -58,3 +59,36 @@ async def test_cancelled_status_watch_keeps_the_last_known_statuses() -> None:
     assert outcome.interrupted
     assert {status.value for status in outcome.report.values()} == {"ENROUTE"}
     assert sorted(outcome.pending) == sorted(sent.sent)
+
+
+async def test_after_a_cancel_not_sent_is_one_bucket() -> None:
+    """Chunks cancelled before their request left are "not sent", with the recipients
+    never tried: not also in ``failed`` (two buckets saying the same thing)."""
+    sandbox = Sandbox()
+    phones = [f"38067{i:07d}" for i in range(3000)]
+    first = asyncio.Event()
+    async with client_for(sandbox) as client:
+        task = asyncio.create_task(
+            run_bulk(
+                lambda: client.send_iter(phones, "Hi", sender=SENDER),
+                phones=phones,
+                on_result=lambda _: first.set(),
+            )
+        )
+        await first.wait()
+        task.cancel()
+        outcome = await task
+    assert outcome.interrupted
+    assert CANCELLED_BEFORE_SENDING not in outcome.result.failed.values()
+    assert outcome.result.failed == {}
+    assert outcome.not_sent
+    groups = [*outcome.result.sent.values(), *outcome.result.unknown, *outcome.not_sent]
+    assert sorted(groups) == phones
+
+    output = Output(json_mode=False)
+    with output.out.capture() as captured:
+        render_send(output, outcome, ids_saved_to="ids.csv")
+    text = captured.get()
+    assert text.count("not sent") == 1
+    assert "not sent (stopped first)" in text
+    assert f"{len(outcome.not_sent):,}" in text

@@ -109,7 +109,21 @@ def test_sandbox_serves_the_other_gateways_emulators(
     _, err = server.communicate(timeout=10)
     assert server.returncode == 0, err
     assert f"{gateway} emulator stopped after" in err
-    assert "1 messages" in err
+    assert "and 1 message" in err
+    assert "1 messages" not in err
+    assert "Traceback" not in err
+
+
+def test_sandbox_says_it_stopped_on_sigterm(spawn: Spawn) -> None:
+    """``kill`` (SIGTERM, as docker stop and service managers send) stops the sandbox
+    like Ctrl-C: the closing line, exit code 0, no traceback."""
+    server = spawn("--json", "sandbox", "--port", "0")
+    assert server.stdout is not None
+    assert json.loads(server.stdout.readline())["url"].startswith("http://127.0.0.1:")
+    server.send_signal(signal.SIGTERM)
+    _, err = server.communicate(timeout=10)
+    assert server.returncode == 0, err
+    assert "sandbox stopped by SIGTERM after 0 requests and 0 messages" in err
     assert "Traceback" not in err
 
 

@@ -23,7 +23,7 @@ from smsclub_async.redis import RedisLimiter
 # The tests' limiters reserve at most this far ahead. A freshly started Redis grants
 # no slot for horizon + 1 s of its uptime (see smsclub_async._redis_script), so the
 # session server is used only once it has been up that long.
-TEST_HORIZON = 1.0
+TEST_HORIZON = 0.5
 
 _STARTUP_TIMEOUT = 10.0
 

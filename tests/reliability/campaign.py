@@ -7,6 +7,9 @@ the recipients, the blacklist and the sandbox's fault draws.
 The invariant, checked after every run against the sandbox's own record
 (:meth:`Sandbox.messages`, :meth:`Sandbox.deliveries`):
 
+The same runs drive the three gateways (``gateway=``: SMS Club, SMSC.kz, SMStele) and
+both transports (``transport=``: httpx's default, httpx-aiohttp), see ``gateways.py``.
+
 1. every distinct recipient (normalised number, or the raw text of an invalid one) is in
    exactly one of ``sent`` (as a value), ``failed`` or ``unknown``, and nothing else is;
 2. no phone was delivered twice;
@@ -25,14 +28,15 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from smsclub_async import RetryPolicy, SendResult, SmsClub, SmsClubError
+from smsclub_async import RetryPolicy, SendResult, SmsClubError
 from smsclub_async.gateways import normalize_phone
-from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, serve
+from smsclub_async.sandbox import Faults, Sandbox, serve
+
+from .gateways import GATEWAYS, SMSCLUB, Gateway, Record, TransportKind, record_of
 
 __all__ = [
     "FAULT_KINDS",
@@ -74,6 +78,8 @@ class Scenario:
         honour_retry_after: keep the policy's waits (Retry-After is 1 s in the sandbox);
             otherwise retries are immediate (``RetryPolicy(wait=False)``).
         no_429: a 429 answer counts as a violation (the client must pace itself).
+        gateways: the gateways the scenario applies to (the SMSC and REX400
+            emulators have no request-rate limit: no 429 to meet).
     """
 
     name: str
@@ -85,6 +91,7 @@ class Scenario:
     client_rate: int = FAST_RATE
     honour_retry_after: bool = False
     no_429: bool = False
+    gateways: tuple[str, ...] = tuple(GATEWAYS)
 
     def retry_policy(self) -> RetryPolicy:
         """The send retry policy of this scenario's client."""
@@ -132,6 +139,7 @@ SCENARIOS: dict[str, Scenario] = {
             what="sandbox allows 30/s, client sends at 1000/s; Retry-After honoured",
             sandbox_rate=30,
             honour_retry_after=True,
+            gateways=("smsclub",),
         ),
         Scenario(
             name="latency_spikes",
@@ -176,6 +184,7 @@ SCENARIOS: dict[str, Scenario] = {
             client_rate=9,
             honour_retry_after=True,
             no_429=True,
+            gateways=("smsclub",),
         ),
     )
 }
@@ -190,19 +199,31 @@ class Recipients:
     blacklist: list[str]
 
 
-def make_recipients(count: int, seed: int) -> Recipients:
+def make_recipients(count: int, seed: int, gateway: Gateway = SMSCLUB) -> Recipients:
     """``count`` distinct valid numbers, some repeated in another format, a few invalid,
-    a few blacklisted in the sandbox (refused per number in ``add_info``)."""
+    a few refused per number by the gateway (SMS Club: blacklisted in the sandbox,
+    refused in ``add_info``; SMSC: an undeliverable prefix; SMStele: no route).
+
+    For SMS Club the refused numbers are among the ``count``; for the others they
+    are extra numbers, appended to ``raw`` and ``expected``."""
     rng = random.Random(seed)
-    numbers = [f"380{n:09d}" for n in rng.sample(range(10**9), count)]
+    space = 10 ** (gateway.length - len(gateway.prefix))
+    numbers = [gateway.number(n) for n in rng.sample(range(space), count)]
     raw = list(numbers)
     for phone in rng.sample(numbers, max(1, count // 100)):  # ~1% repeats, formatted
         raw.insert(rng.randrange(len(raw)), f"+{phone[:2]} ({phone[2:5]}) {phone[5:8]}-{phone[8:]}")
     invalid = [f"bad-{i}" for i in range(max(1, count // 200))]
     for item in invalid:
         raw.insert(rng.randrange(len(raw)), item)
-    blacklist = rng.sample(numbers, max(1, count // 200))
-    return Recipients(raw=raw, expected=set(numbers) | set(invalid), blacklist=blacklist)
+    if gateway is SMSCLUB:
+        blacklist = rng.sample(numbers, max(1, count // 200))
+    else:
+        blacklist = [gateway.refused_number(n) for n in range(max(1, count // 200))]
+        for item in blacklist:
+            raw.insert(rng.randrange(len(raw)), item)
+    return Recipients(
+        raw=raw, expected=set(numbers) | set(invalid) | set(blacklist), blacklist=blacklist
+    )
 
 
 @dataclass(slots=True)
@@ -232,6 +253,8 @@ class RunReport:
     statuses: dict[str, int]
     raised: str | None
     violations: list[str]
+    gateway: str = "smsclub"
+    transport: str = "httpx"
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -241,7 +264,7 @@ class RunReport:
 def check_invariants(
     expected: Iterable[str],
     result: SendResult,
-    sandbox: Sandbox,
+    sandbox: Sandbox | Record | Any,
     token: str,
     *,
     complete: bool = True,
@@ -251,8 +274,9 @@ def check_invariants(
     Args:
         expected: the distinct recipients (see :func:`expected_numbers`).
         result: the result, or the ``partial`` of the exception that ended the call.
-        sandbox: the sandbox whose record is the truth.
-        token: the token the send used.
+        sandbox: the emulator whose record is the truth (any of the three, see
+            :func:`~.gateways.record_of`), or that :class:`~.gateways.Record`.
+        token: the token (SMS Club) or login the send used.
         complete: require every expected recipient in the result. A cancelled send
             only accounts for the numbers it had read: pass ``False``.
     """
@@ -267,43 +291,70 @@ def check_invariants(
     if complete:
         violations.extend(f"{phone} is not accounted for" for phone in expected - set(buckets))
 
-    for phone, times in sandbox.deliveries(token).items():
+    record = sandbox if isinstance(sandbox, Record) else record_of(sandbox, token)
+    for phone, times in record.deliveries.items():
         if times > 1:
             violations.append(f"{phone} was delivered {times} times")
-    issued = {message.id: message.phone for message in sandbox.messages(token)}
-    for message_id, phone in issued.items():
+    issued = record.pairs()
+    for message_id, phone in issued:
         if result.sent.get(message_id) != phone and phone not in result.unknown:
             where = "failed" if phone in result.failed else "neither sent (with its id) nor unknown"
             violations.append(f"{phone} was delivered as {message_id} but is {where}")
+    known = set(issued)
     for message_id, phone in result.sent.items():
-        if issued.get(message_id) != phone:
+        if (message_id, phone) not in known:
             violations.append(f"sent[{message_id}] = {phone}, the sandbox issued no such id")
     return violations
 
 
-async def run_scenario(
-    scenario: Scenario, *, recipients: int, seed: int, personalized: bool = False
-) -> RunReport:
-    """One bulk send of ``recipients`` numbers against a loopback sandbox with faults.
+class CountingFaults(Faults):
+    """:class:`Faults` that count what they drew (the gateway emulators keep no stats)."""
 
-    ``personalized`` uses ``send_personalized`` (``/v2/sms/send``, one text per number)
-    instead of ``send`` (``/sms/send``).
+    __slots__ = ("drawn",)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.drawn: Counter[str] = Counter()
+
+    def next_fault(self) -> Any:
+        """Draw as :class:`Faults` does, and count it."""
+        fault = super().next_fault()
+        if fault is not None:
+            self.drawn[fault] += 1
+        return fault
+
+
+async def run_scenario(
+    scenario: Scenario,
+    *,
+    recipients: int,
+    seed: int,
+    personalized: bool = False,
+    gateway: str = "smsclub",
+    transport: TransportKind = "httpx",
+) -> RunReport:
+    """One bulk send of ``recipients`` numbers against a loopback emulator with faults.
+
+    ``personalized`` uses ``send_personalized`` (one text per number) instead of
+    ``send``; ``gateway`` picks the emulator and client, ``transport`` the client's
+    HTTP transport (httpx's default or httpx-aiohttp).
     """
-    people = make_recipients(recipients, seed)
+    gw = GATEWAYS[gateway]
+    people = make_recipients(recipients, seed, gw)
     token = f"campaign-{scenario.name}-{seed}-{uuid.uuid4().hex}"
-    sandbox = Sandbox(
-        SandboxConfig(
-            balance=Decimal(10**9), rate_limit=scenario.sandbox_rate, duplicate_window=120.0
-        ),
-        faults=Faults(seed=seed, latency=scenario.latency, **scenario.probabilities),  # type: ignore[arg-type]
+    faults = CountingFaults(seed=seed, latency=scenario.latency, **scenario.probabilities)
+    emulator = gw.emulator(
+        faults=faults,
+        rate_limit=scenario.sandbox_rate,
+        blacklist=people.blacklist if gw is SMSCLUB else None,
     )
-    sandbox.add_blacklist(*people.blacklist)
     raised: str | None = None
     started = time.perf_counter()
-    async with serve(sandbox) as server:
-        async with SmsClub(
-            token=token,
+    async with serve(emulator) as server:
+        async with gw.client(
+            token,
             base_url=server.url,
+            transport=transport,
             rate_limit=scenario.client_rate,
             send_retry=scenario.retry_policy(),
             timeout=httpx.Timeout(scenario.read_timeout, connect=5.0),
@@ -311,9 +362,9 @@ async def run_scenario(
             try:
                 if personalized:
                     texts = [(raw, f"campaign {seed}: hello {raw}") for raw in people.raw]
-                    result = await sms.send_personalized(iter(texts), sender=SENDER)
+                    result = await sms.send_personalized(iter(texts), sender=gw.sender)
                 else:
-                    result = await sms.send(people.raw, f"campaign {seed}", sender=SENDER)
+                    result = await sms.send(people.raw, f"campaign {seed}", sender=gw.sender)
             except SmsClubError as exc:
                 raised = type(exc).__name__
                 result = exc.partial
@@ -322,13 +373,17 @@ async def run_scenario(
                 result = getattr(exc, "partial", None) or SendResult()
         seconds = time.perf_counter() - started
         client = sms.stats
-    violations = check_invariants(people.expected, result, sandbox, token)
+    violations = check_invariants(people.expected, result, emulator, token)
     if raised is not None and raised.startswith("escaped"):
         violations.insert(0, f"an exception that is not the library's: {raised}")
-    stats = sandbox.stats(token)
-    if scenario.no_429 and stats.rate_limited:
-        densest = stats.densest_window()
-        violations.append(f"{stats.rate_limited} answers were 429 (densest window {densest})")
+    rate_limited, statuses, requests = 0, {}, len(getattr(emulator, "requests", ()))
+    if isinstance(emulator, Sandbox):
+        stats = emulator.stats(token)
+        requests, rate_limited = stats.count, stats.rate_limited
+        statuses = {str(k): v for k, v in sorted(stats.statuses.items())}
+        if scenario.no_429 and stats.rate_limited:
+            densest = stats.densest_window()
+            violations.append(f"{stats.rate_limited} answers were 429 (densest window {densest})")
     return RunReport(
         scenario=scenario.name + (" (v2)" if personalized else ""),
         seed=seed,
@@ -337,17 +392,19 @@ async def run_scenario(
         sent=len(result.sent),
         failed=len(result.failed),
         unknown=len(result.unknown),
-        delivered=sum(sandbox.deliveries(token).values()),
-        requests=stats.count,
+        delivered=sum(record_of(emulator, token).deliveries.values()),
+        requests=requests,
         retries=client.retries,
         client_server_errors=client.server_errors,
         client_rate_limited=client.rate_limited,
         client_transport_errors=client.transport_errors,
-        rate_limited=stats.rate_limited,
-        faults=dict(stats.faults),
-        statuses={str(k): v for k, v in sorted(stats.statuses.items())},
+        rate_limited=rate_limited,
+        faults=dict(faults.drawn),
+        statuses=statuses,
         raised=raised,
         violations=violations,
+        gateway=gateway,
+        transport=transport,
     )
 
 

@@ -17,6 +17,7 @@ from smsclub_async import LocalLimiter, RetryPolicy, SendResult, SmsClub, SmsClu
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, SandboxTransport
 
 from ..conftest import run_on_fake_clock
+from .gateways import GATEWAYS
 
 PHONE = "380501234560"
 
@@ -44,6 +45,41 @@ async def send_with_lost_answers(token: str, read_timeout: float, attempts: int)
     assert isinstance(result, SendResult)
     arrivals = [(round(a.at, 1), a.status) for a in sandbox.stats(token).arrivals]
     return sandbox.deliveries(token)[PHONE], result, arrivals
+
+
+@pytest.mark.parametrize("read_timeout", [5.0, 15.0, 30.0, 60.0])
+@pytest.mark.parametrize("name", ["smsc", "smstele"])
+def test_lost_answers_never_send_twice_on_the_other_gateways(
+    token: str, name: str, read_timeout: float
+) -> None:
+    """The same lost answers for SMSC (a 60 s window of identical requests, error 9:
+    retries only within 45 s of the first attempt) and SMStele (no window at all: the
+    send that may have gone out is never retried). Delivered once, the phone unknown."""
+    gateway = GATEWAYS[name]
+    phone = gateway.number(1)
+
+    async def scenario() -> tuple[int, SendResult, int]:
+        loop = asyncio.get_running_loop()
+        delay = read_timeout + 10
+        emulator = gateway.emulator(clock=loop.time, faults=Faults(seed=0, latency=(delay, delay)))
+        async with gateway.client(
+            token,
+            emulator=emulator,
+            timeout=httpx.Timeout(read_timeout),
+            send_retry=RetryPolicy(attempts=5, jitter=0),
+        ) as sms:
+            try:
+                result = await sms.send([phone], "hello", sender=gateway.sender)
+            except SmsClubError as exc:
+                result = exc.partial
+        sends = sum(1 for request in emulator.requests if "send" in request.path)
+        return emulator.deliveries(token)[phone], result, sends
+
+    delivered, result, sends = run_on_fake_clock(scenario())
+    assert delivered == 1
+    assert phone in result.unknown
+    if name == "smstele":
+        assert sends == 1  # never retried: REX400 would send it again
 
 
 @pytest.mark.parametrize("read_timeout", [5.0, 15.0])

@@ -5,6 +5,7 @@ in URLs or bodies -- only in the Authorization header -- and TLS is verified by 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import ipaddress
 import json
@@ -22,6 +23,7 @@ import pytest
 import respx
 
 from smsclub_async import RetryPolicy, SendResult, SmsClub, SmsClubError, TransportError
+from smsclub_async.gateways import SmscClient, SmsteleClient
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, serve
 
 from .campaign import make_recipients
@@ -344,3 +346,74 @@ def test_a_non_ascii_token_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError):
         SmsClub(token="токен-" + uuid.uuid4().hex)
+
+
+@pytest.mark.loopback
+@pytest.mark.parametrize("name", ["smsc", "smstele"])
+async def test_the_password_appears_in_no_repr_log_or_traceback_under_faults(
+    all_logs: pytest.LogCaptureFixture, name: str
+) -> None:
+    """The same search for SMSC and SMStele, whose password travels in the form body:
+    every fault kind on every path, lost answers, then a wrong password; the password
+    is in no repr, log record, exception text or traceback."""
+    from .gateways import GATEWAYS  # noqa: PLC0415 - the three-gateway helpers
+
+    gateway = GATEWAYS[name]
+    password, wrong = secret(), secret()
+    faults = Faults(
+        seed=4,
+        error_before=0.1,
+        error_after=0.1,
+        drop_before=0.1,
+        drop_after=0.1,
+        malformed=0.1,
+        truncated=0.1,
+        wrong_content_type=0.1,
+        latency=(0.0, 0.03),
+        scope="all",
+    )
+    emulator = gateway.emulator(faults=faults)
+    emulator.config = dataclasses.replace(emulator.config, accounts={"owner": password})
+    outputs: list[str] = []
+    errors: list[BaseException] = []
+
+    async def attempt(call: Any) -> Any:
+        try:
+            value = await call
+        except SmsClubError as exc:
+            errors.append(exc)
+            return exc.partial
+        outputs.extend(texts_of_value(value))
+        return value
+
+    phones = [gateway.number(i) for i in range(600)]
+    async with serve(emulator) as server:
+        clients = [("owner", password), ("owner", wrong)]
+        for login, secret_text in clients:
+            client_class = SmscClient if name == "smsc" else SmsteleClient
+            async with client_class(
+                login,
+                secret_text,
+                base_url=server.url,
+                rate_limit=1000,
+                retry=FAST,
+                send_retry=FAST,
+                timeout=httpx.Timeout(0.02, connect=1.0),
+            ) as sms:
+                outputs += [repr(sms), str(sms), repr(sms.stats)]
+                result = await attempt(sms.send(phones, "secret test", sender=gateway.sender))
+                if isinstance(result, SendResult) and result.sent:
+                    await attempt(sms.status(list(result.sent)[:50]))
+                if name == "smsc":
+                    await attempt(sms.balance())
+                    await attempt(sms.senders())
+                outputs.append(repr(sms))
+
+    assert errors, "no error at all: the faults did not bite, the test proves little"
+    for exc in errors:
+        outputs.extend(texts_of_exception(exc))
+    outputs.extend(texts_of_records(all_logs.records))
+    outputs.append(all_logs.text)
+    for text in outputs:
+        assert password not in text
+        assert wrong not in text

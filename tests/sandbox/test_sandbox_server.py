@@ -143,14 +143,13 @@ async def test_connection_close_is_honoured(server: SandboxServer) -> None:
         assert await reader.read() == b""
 
 
-async def test_http_1_0_closes_unless_keep_alive(server: SandboxServer) -> None:
-    """HTTP/1.0 closes by default and keeps the connection when asked."""
-    async with connect(server) as (reader, writer):
-        writer.write(request_bytes(version="HTTP/1.0", extra="Connection: keep-alive\r\n"))
-        assert (await read_response(reader))[1]["connection"] == "keep-alive"
-        writer.write(request_bytes(version="HTTP/1.0"))
-        assert (await read_response(reader))[1]["connection"] == "close"
-        assert await reader.read() == b""
+async def test_http_1_0_closes_even_when_keep_alive_is_asked(server: SandboxServer) -> None:
+    """HTTP/1.0 is answered and closed; h11 keeps no HTTP/1.0 connection alive."""
+    for extra in ("Connection: keep-alive\r\n", ""):
+        async with connect(server) as (reader, writer):
+            writer.write(request_bytes(version="HTTP/1.0", extra=extra))
+            assert (await read_response(reader))[1]["connection"] == "close"
+            assert await reader.read() == b""
 
 
 async def test_chunked_request_body(server: SandboxServer) -> None:
@@ -175,7 +174,8 @@ async def test_chunked_request_body(server: SandboxServer) -> None:
         (b"GET / HTTP/2.0\r\n\r\n", 400),
         (b"POST /sms/send HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
         (b"POST /sms/send HTTP/1.1\r\nbad header line\r\n\r\n", 400),
-        (b"POST /sms/send HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413),
+        (b"POST /sms/send HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413),
+        (b"POST /sms/send HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400),  # no Host
         (b"POST /sms/send HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
     ],
 )

@@ -1,7 +1,8 @@
 """One worker process of the multi-process tests: the recipe's task on a Redis queue.
 
 Usage: ``python -m tests.workers._taskiq_worker CONFIG``, CONFIG being JSON with
-``redis_url`` (the queue's and the store's), ``queue``, ``store_prefix``,
+``redis_url`` (the queue's, the store's and the journal's), ``queue``,
+``store_prefix``, ``journal_prefix``,
 ``limiter_url``, ``base_url`` (the sandbox), ``token``, ``rate``, ``horizon``,
 ``redis_timeout``, ``concurrency`` (chunks in flight in the worker), ``jobs_at_once``
 and optionally ``margin``.
@@ -49,6 +50,7 @@ async def main(config: dict[str, Any]) -> None:
         queue=config["queue"],
         limiter_url=config["limiter_url"],
         store_prefix=config["store_prefix"],
+        journal_prefix=config["journal_prefix"],
         token=config["token"],
         base_url=config["base_url"],
         rate=config["rate"],

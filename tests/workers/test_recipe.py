@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio
 
 from smsclub_async import LimiterError, LocalLimiter, Permit, RetryPolicy, SendResult, SmsClub
+from smsclub_async.journal import JournalConflictError, MemoryJournal, RedisJournal
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, SandboxTransport
 
 from ._support import load_recipe
@@ -112,21 +113,18 @@ def test_job_timeout_covers_the_rate_the_job_gets(
     assert worker.job_timeout(chunks * 2, concurrent_jobs=concurrent_jobs) > timeout
 
 
-def test_report_places_started_chunks_in_unknown_and_untouched_ones_in_pending() -> None:
+def test_report_places_started_numbers_in_unknown_and_untouched_ones_in_pending() -> None:
+    """The report reads the journal: started -> unknown (with who), none -> pending."""
     campaign = worker.plan_campaign(
         [*phones(250), "bad"], "Hi", sender=SENDER, campaign_id="c", chunk_size=100
     )
-    started = worker.ChunkRecord(state="started", attempt="a", worker="host:1", at=0.0)
-    done = worker.ChunkRecord(
-        state="done",
-        attempt="b",
-        worker="host:2",
-        at=1.0,
+    recorded = SendResult(
         sent={str(100 + i): p for i, p in enumerate(campaign.chunks[1][:98])},
         failed={campaign.chunks[1][98]: "blacklisted"},
         unknown={campaign.chunks[1][99]: "maybe sent: 502"},
     )
-    report = worker.build_report(campaign, {0: started, 1: done})
+    started = dict.fromkeys(campaign.chunks[0], "host:1:abc")
+    report = worker.build_report(campaign, recorded, started)
     assert report.totals() == {
         "recipients": 251,
         "sent": 98,
@@ -140,28 +138,37 @@ def test_report_places_started_chunks_in_unknown_and_untouched_ones_in_pending()
     assert_partition(report, campaign)
 
 
-def test_chunk_records_survive_json() -> None:
-    record = worker.ChunkRecord(
-        state="done", attempt="a", worker="w", at=1.5, sent={"1": "380980000001"}
-    )
-    assert worker.ChunkRecord.from_json(record.to_json()) == record
-
-
 # ------------------------------------------------------------------ the stores
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """Each store: in memory, and in the real redis-server (a fresh key prefix per test)."""
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Any, Any]]:
+    """A store and a journal: in memory, or in the real redis-server (fresh prefixes)."""
     if request.param == "memory":
-        yield worker.MemoryStore()
+        yield worker.MemoryStore(), MemoryJournal()
         return
     server = request.getfixturevalue("redis_server")
     client = redis.asyncio.Redis(host="127.0.0.1", port=server.port)
+    prefix = f"test:{uuid.uuid4().hex}:"
     try:
-        yield worker.RedisStore(client, prefix=f"test:{uuid.uuid4().hex}:")
+        yield (
+            worker.RedisStore(client, prefix=prefix),
+            RedisJournal(client, prefix=f"{prefix}journal:"),
+        )
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def store(backend: tuple[Any, Any]) -> Any:
+    """The campaign store of ``backend``."""
+    return backend[0]
+
+
+@pytest.fixture
+def journal(backend: tuple[Any, Any]) -> Any:
+    """The send journal of ``backend``."""
+    return backend[1]
 
 
 async def test_store_saves_once_and_loads_a_job_s_chunks(store: Any) -> None:
@@ -177,28 +184,39 @@ async def test_store_saves_once_and_loads_a_job_s_chunks(store: Any) -> None:
         await store.load("nope")
 
 
-async def test_store_claims_a_chunk_once_even_when_claims_race(store: Any) -> None:
-    """50 concurrent claims of one chunk: exactly one wins."""
-    await store.save(worker.plan_campaign(phones(10), "Hi", sender=SENDER, campaign_id="c"))
-    claims = await asyncio.gather(*(store.claim("c", 0, worker=f"w{i}") for i in range(50)))
-    winners = [claim for claim in claims if claim is not None]
-    assert len(winners) == 1
-    assert (await store.records("c"))[0] == winners[0]
+async def test_two_jobs_with_the_same_chunks_send_each_number_once(
+    store: Any, journal: Any
+) -> None:
+    """The same job delivered twice at once (an engine's at-least-once): one send each."""
+    sandbox = Sandbox(SandboxConfig(rate_limit=FAST, balance=10**6))
+    campaign = worker.plan_campaign(phones(500), "Hi", sender=SENDER, campaign_id="c")
+    await store.save(campaign)
+    async with SmsClub(
+        token="t", transport=SandboxTransport(sandbox), limiter=LocalLimiter(rate=FAST)
+    ) as sms:
+        first, second = await asyncio.gather(
+            *(worker.run_job(sms, store, journal, "c", [0, 1, 2, 3, 4]) for _ in range(2))
+        )
+    assert max(sandbox.deliveries().values()) == 1
+    assert len(sandbox.deliveries()) == 500
+    assert first.sent == second.sent == 500  # both account for every number
+    report = await worker.campaign_report(store, journal, "c")
+    assert report.totals()["sent"] == 500
 
 
-async def test_store_releases_only_the_claim_that_is_still_started(store: Any) -> None:
-    await store.save(worker.plan_campaign(phones(10), "Hi", sender=SENDER, campaign_id="c"))
-    claim = await store.claim("c", 0, worker="w")
-    assert claim is not None
-    other = worker.ChunkRecord(state="started", attempt="someone-else", worker="x", at=0.0)
-    assert not await store.release("c", 0, other)
-    assert await store.release("c", 0, claim)
-    assert await store.records("c") == {}
-    again = await store.claim("c", 0, worker="w")
-    assert again is not None
-    await store.finish("c", 0, again.finished(SendResult(sent={"100": "380980000000"}), 2.0))
-    assert not await store.release("c", 0, again)  # done: never released
-    assert (await store.records("c"))[0].state == "done"
+async def test_a_campaign_id_reused_for_another_text_is_refused(store: Any, journal: Any) -> None:
+    """The journal ties a campaign id to its text and sender: nothing is enqueued."""
+    enqueued: list[Any] = []
+
+    async def enqueue(campaign_id: str, chunks: list[int]) -> None:
+        enqueued.append(chunks)
+
+    first = worker.plan_campaign(phones(10), "Hi", sender=SENDER, campaign_id="same")
+    assert await worker.start_campaign(store, journal, first, enqueue) == 1
+    other = worker.plan_campaign(phones(10), "Other text", sender=SENDER, campaign_id="same")
+    with pytest.raises(JournalConflictError):
+        await worker.start_campaign(store, journal, other, enqueue)
+    assert len(enqueued) == 1
 
 
 async def test_redis_store_reads_a_client_that_decodes_responses(
@@ -219,7 +237,12 @@ async def test_redis_store_reads_a_client_that_decodes_responses(
 
 
 def sandbox_resources(
-    sandbox: Sandbox, store: Any, *, rate: int = FAST, send_retry: RetryPolicy | None = None
+    sandbox: Sandbox,
+    store: Any,
+    journal: Any,
+    *,
+    rate: int = FAST,
+    send_retry: RetryPolicy | None = None,
 ) -> Callable[[], AbstractAsyncContextManager[Any]]:
     """Worker resources on the in-process sandbox: its own client per worker start-up."""
 
@@ -232,7 +255,7 @@ def sandbox_resources(
             limiter=worker.CountingLimiter(LocalLimiter(rate=rate)),
             **options,
         ) as sms:
-            yield tasks.WorkerResources(sms, store, "in-memory-worker")
+            yield tasks.WorkerResources(sms, store, journal, "in-memory-worker")
 
     return resources
 
@@ -260,17 +283,17 @@ async def kick_every_job(broker: Any, campaign: Any) -> None:
 
 
 async def test_campaign_on_taskiq_accounts_for_every_phone_once_and_reruns_send_nothing(
-    store: Any,
+    store: Any, journal: Any
 ) -> None:
     """3,000 numbers (and 2 invalid) in 3 jobs: all sent once; re-runs leave the gateway as is."""
     sandbox = Sandbox(SandboxConfig(rate_limit=FAST, balance=10**6))
     campaign = worker.plan_campaign(
         [*phones(3000), *phones(10), "bad", "12"], "Sale today", sender=SENDER
     )
-    async with in_memory_broker(sandbox_resources(sandbox, store)) as broker:
-        assert await tasks.enqueue_campaign(broker, store, campaign) == 3
+    async with in_memory_broker(sandbox_resources(sandbox, store, journal)) as broker:
+        assert await tasks.enqueue_campaign(broker, store, journal, campaign) == 3
         await broker.wait_all()
-        report = await worker.campaign_report(store, campaign.id)
+        report = await worker.campaign_report(store, journal, campaign.id)
         assert report.finished
         assert report.totals() == {
             "recipients": 3002,
@@ -286,26 +309,28 @@ async def test_campaign_on_taskiq_accounts_for_every_phone_once_and_reruns_send_
 
         # A re-run enqueues nothing; jobs delivered again (an engine's at-least-once
         # delivery) skip every chunk: the gateway sees no request at all.
-        assert await tasks.rerun(broker, store, campaign.id) == 0
-        assert await tasks.enqueue_campaign(broker, store, campaign) == 0
+        assert await tasks.rerun(broker, store, journal, campaign.id) == 0
+        assert await tasks.enqueue_campaign(broker, store, journal, campaign) == 0
         await kick_every_job(broker, campaign)
         assert (len(sandbox.messages()), sandbox.stats().count) == (messages, arrivals)
-        assert await worker.campaign_report(store, campaign.id) == report
+        assert await worker.campaign_report(store, journal, campaign.id) == report
 
 
 async def test_answers_lost_after_processing_become_unknown_and_are_never_resent() -> None:
     """Sends processed but answered 5xx: their phones are unknown, never delivered twice."""
-    store = worker.MemoryStore()
+    store, journal = worker.MemoryStore(), MemoryJournal()
     sandbox = Sandbox(
         SandboxConfig(rate_limit=FAST, balance=10**6),
         faults=Faults(seed=3, error_after=0.3, drop_after=0.1),
     )
     no_retry = RetryPolicy(attempts=1)
     campaign = worker.plan_campaign(phones(2000), "Sale today", sender=SENDER)
-    async with in_memory_broker(sandbox_resources(sandbox, store, send_retry=no_retry)) as broker:
-        await tasks.enqueue_campaign(broker, store, campaign)
+    async with in_memory_broker(
+        sandbox_resources(sandbox, store, journal, send_retry=no_retry)
+    ) as broker:
+        await tasks.enqueue_campaign(broker, store, journal, campaign)
         await broker.wait_all()
-        report = await worker.campaign_report(store, campaign.id)
+        report = await worker.campaign_report(store, journal, campaign.id)
         assert report.unknown, "the faults should have left some phones unknown"
         await kick_every_job(broker, campaign)
     assert_partition(report, campaign)
@@ -319,22 +344,22 @@ async def test_answers_lost_after_processing_become_unknown_and_are_never_resent
 
 async def test_a_job_timed_out_mid_send_keeps_what_went_out_and_a_rerun_sends_the_rest() -> None:
     """The engine's time-out cancels a job mid-send: nothing is lost, nothing sent twice."""
-    store = worker.MemoryStore()
+    store, journal = worker.MemoryStore(), MemoryJournal()
     sandbox = Sandbox(
         SandboxConfig(rate_limit=FAST, balance=10**6), faults=Faults(latency=(0.15, 0.15))
     )
     # 40 chunks in one job, 10 at once, 0.15 s each: a 0.4 s time-out stops it mid-way.
     campaign = worker.plan_campaign(phones(4000), "Sale today", sender=SENDER, chunks_per_job=40)
-    async with in_memory_broker(sandbox_resources(sandbox, store)) as broker:
+    async with in_memory_broker(sandbox_resources(sandbox, store, journal)) as broker:
         task = broker.find_task(tasks.SEND_CHUNKS)
         await store.save(campaign)
         await task.kicker().with_labels(timeout=0.4).kiq(campaign.id, campaign.jobs()[0])
         await broker.wait_all()
-        first = await worker.campaign_report(store, campaign.id)
+        first = await worker.campaign_report(store, journal, campaign.id)
         assert first.pending, "the time-out should have stopped the job mid-way"
-        assert await tasks.rerun(broker, store, campaign.id) == 1
+        assert await tasks.rerun(broker, store, journal, campaign.id) == 1
         await broker.wait_all()
-    report = await worker.campaign_report(store, campaign.id)
+    report = await worker.campaign_report(store, journal, campaign.id)
     assert report.finished
     assert_partition(report, campaign)
     delivered = sandbox.deliveries()
@@ -355,34 +380,35 @@ class FlakyLimiter:
         self.calls = 0
         self.inner = LocalLimiter(rate=rate)
 
-    async def acquire(self) -> Permit:
+    async def acquire(self, *, priority: Any = "normal") -> Permit:
         self.calls += 1
         if self.calls in self.failing:
             raise LimiterError("Redis at redis://127.0.0.1:1/0 could not grant a slot (test)")
         return await self.inner.acquire()
 
 
-async def test_chunks_the_limiter_turned_away_are_released_and_retried_in_the_job() -> None:
-    """Fail-closed: no slot, no request; the job gives the chunk back and tries again."""
-    store = worker.MemoryStore()
+async def test_chunks_the_limiter_turned_away_are_retried_in_the_job() -> None:
+    """Fail-closed: no slot, no request; the job records the numbers failed, tries again."""
+    store, journal = worker.MemoryStore(), MemoryJournal()
     sandbox = Sandbox(SandboxConfig(rate_limit=FAST, balance=10**6))
     campaign = worker.plan_campaign(phones(1000), "Hi", sender=SENDER)
     await store.save(campaign)
     limiter = worker.CountingLimiter(FlakyLimiter(failing={1, 2, 3, 5, 8}))
     async with SmsClub(token="t", transport=SandboxTransport(sandbox), limiter=limiter) as sms:
         summary = await worker.run_job(
-            sms, store, campaign.id, campaign.jobs()[0], limiter_pause=0.01
+            sms, store, journal, campaign.id, campaign.jobs()[0], limiter_pause=0.01
         )
     assert summary.limiter_errors == 5
     assert summary.released == 5
     assert summary.sent == 1000
     assert sandbox.stats().count == 10  # no request went out without a slot
-    report = await worker.campaign_report(store, campaign.id)
+    report = await worker.campaign_report(store, journal, campaign.id)
     assert report.totals()["sent"] == 1000
 
 
-async def test_a_limiter_that_keeps_failing_fails_the_job_with_its_chunks_released() -> None:
-    store = worker.MemoryStore()
+async def test_a_limiter_that_keeps_failing_fails_the_job_and_a_rerun_sends_it_all() -> None:
+    """Nothing went out: the numbers are failed in the journal, and a re-run takes them."""
+    store, journal = worker.MemoryStore(), MemoryJournal()
     sandbox = Sandbox(SandboxConfig(rate_limit=FAST, balance=10**6))
     campaign = worker.plan_campaign(phones(300), "Hi", sender=SENDER)
     await store.save(campaign)
@@ -390,16 +416,30 @@ async def test_a_limiter_that_keeps_failing_fails_the_job_with_its_chunks_releas
     async with SmsClub(token="t", transport=SandboxTransport(sandbox), limiter=limiter) as sms:
         with pytest.raises(LimiterError, match="a re-run will send it"):
             await worker.run_job(
-                sms, store, campaign.id, [0, 1, 2], limiter_retries=2, limiter_pause=0.01
+                sms, store, journal, campaign.id, [0, 1, 2], limiter_retries=2, limiter_pause=0.01
             )
     assert sandbox.stats().count == 0
-    report = await worker.campaign_report(store, campaign.id)
-    assert len(report.pending) == 300  # nothing went out: a re-run sends all of it
+    report = await worker.campaign_report(store, journal, campaign.id)
+    assert len(report.failed) == 300  # nothing went out
+    assert all("could not grant a slot" in reason for reason in report.failed.values())
+    enqueued: list[list[int]] = []
+
+    async def enqueue(campaign_id: str, chunks: list[int]) -> None:
+        enqueued.append(chunks)
+
+    assert await worker.rerun_campaign(store, journal, campaign.id, enqueue) == 1
+    assert enqueued == [[0, 1, 2]]
+    async with SmsClub(
+        token="t", transport=SandboxTransport(sandbox), limiter=LocalLimiter(rate=FAST)
+    ) as sms:
+        summary = await worker.run_job(sms, store, journal, campaign.id, [0, 1, 2])
+    assert summary.sent == 300
+    assert len(sandbox.deliveries()) == 300
 
 
 async def test_a_limiter_failing_on_a_retry_leaves_the_chunk_unknown_not_released() -> None:
     """The first attempt may have gone out (a 5xx), the retry found no slot: unknown."""
-    store = worker.MemoryStore()
+    store, journal = worker.MemoryStore(), MemoryJournal()
     sandbox = Sandbox(SandboxConfig(rate_limit=FAST, balance=10**6), faults=Faults())
     sandbox.faults.script(["error_after"])
     campaign = worker.plan_campaign(phones(100), "Hi", sender=SENDER)
@@ -409,8 +449,8 @@ async def test_a_limiter_failing_on_a_retry_leaves_the_chunk_unknown_not_release
     async with SmsClub(
         token="t", transport=SandboxTransport(sandbox), limiter=limiter, send_retry=retry
     ) as sms:
-        summary = await worker.run_job(sms, store, campaign.id, [0], limiter_pause=0.01)
+        summary = await worker.run_job(sms, store, journal, campaign.id, [0], limiter_pause=0.01)
     assert (summary.released, summary.unknown) == (0, 100)
-    report = await worker.campaign_report(store, campaign.id)
+    report = await worker.campaign_report(store, journal, campaign.id)
     assert len(report.unknown) == 100
     assert set(sandbox.deliveries()) == set(report.unknown)  # it had gone out

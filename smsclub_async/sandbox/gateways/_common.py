@@ -24,6 +24,7 @@ import httpx
 from .. import _injection as injection
 from .._faults import BEFORE_FAULTS, Faults
 from .._wire import SandboxResponse
+from ._forms import form_pairs
 
 __all__ = [
     "JSON",
@@ -65,18 +66,11 @@ class FormRequest:
     body: bytes = b""
 
     def params(self, encoding: str = "utf-8") -> dict[str, str]:
-        """Query and form-body parameters merged (the body wins), decoded with ``encoding``."""
-        merged: dict[str, str] = {}
-        sources = [self.query]
-        content_type = self.headers.get("content-type", "application/x-www-form-urlencoded")
-        if self.body and "form-urlencoded" in content_type:
-            sources.append(self.body.decode("latin-1"))
-        for source in sources:
-            for name, value in urllib.parse.parse_qsl(
-                source, keep_blank_values=True, encoding=encoding, errors="replace"
-            ):
-                merged[name] = value
-        return merged
+        """Query and body parameters merged (the body wins), decoded with ``encoding``.
+
+        The body may be urlencoded or ``multipart/form-data``.
+        """
+        return dict(form_pairs(self.query, self.headers, self.body, encoding))
 
     def names_in_query(self) -> frozenset[str]:
         """The parameter names that came in the URL (to check credentials never do)."""

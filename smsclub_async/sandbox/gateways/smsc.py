@@ -3,12 +3,25 @@
 
 What it does as the gateway documents it:
 
-* login/password (``login``, ``psw``) or API key (``apikey``, or an empty
-  ``login`` with the key in ``psw``), from the query string or the POST body;
-* error answers in the four formats (``fmt`` 0-3) with the documented codes;
-  sender-name listings in all four formats, with ``all=1`` and ``operators=1``;
+* login/password (``login``, ``psw``: the password or the lower-case MD5 of
+  it) or API key (``apikey``, or an empty ``login`` with the key in ``psw``),
+  from the query string, an urlencoded or a ``multipart/form-data`` body;
+* ``charset`` (``windows-1251``, the documented default, ``utf-8``,
+  ``koi8-r``): how the request's texts are read and the answer is written;
+* every answer, success and error alike, in the format ``fmt`` asks for (0,
+  the documented default, 1, 2 or 3; see :mod:`._smsc_answers` for the shapes
+  the reference leaves to the official libraries);
+* sender names: list (``get``, with ``all=1`` and ``operators=1``), add
+  (error 9 past five a minute), change (``chg=1&id=<id>&sender=<new name>``,
+  back to moderation), send a confirmation code to a numeric name
+  (``send_code=1&sender=<phone>``; error 10 within 8 hours of the last one)
+  and confirm it (``check_code=1&sender=<phone>&code=<code>``; error 11 if
+  wrong), delete (``del=1`` with ``sender`` or ``id``). The reference lists the
+  answers of each; the parameter names of change and confirm are not in it and
+  follow SMSC's HTTP API pages;
 * sends with ``phones`` or a personalised ``list``, ``sender``, ``translit``,
-  ``time`` (deferred), ``valid``, ``flash``, ``id``, ``hlr=1``, ``cost`` 0-3 and
+  ``time`` (deferred), ``valid``, ``flash``, ``id`` (``id=0``, which the official
+  libraries send by default, means none), ``hlr=1``, ``cost`` 0-3 and
   ``op=1`` per-number reports; billing per SMS part; error 3 (no money), 5 (bad
   date), 6 (forbidden text or sender), 7 (bad numbers), 8 (undeliverable);
 * the duplicate rule: an identical send within a minute is refused with error
@@ -19,15 +32,15 @@ What it does as the gateway documents it:
   minutes; :meth:`SmscSandbox.block` blocks it by hand;
 * the status lifecycle -1 (waiting for its time) -> 0 (with the operator) ->
   final (1 delivered, or 20/22/... as :attr:`SmscConfig.final_status` says),
-  -3 for an unknown (id, phone) pair; HLR lookups answer with network data.
-
-Success answers of ``send``, ``status`` and ``balance`` come in ``fmt=3`` (JSON),
-the format the client asks for; errors and sender listings follow ``fmt``.
+  -3 for an unknown (id, phone) pair; HLR lookups answer with network data;
+  the list form ``id=1,2,&phone=p1,p2,`` (a trailing comma keeps even one pair
+  a list) answers a list; ``all=1`` and ``all=2`` add the documented fields.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 import time
 from collections import Counter
@@ -35,15 +48,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
 
-import msgspec
-
-from ..._segments import segments
+from ... import segments
 from .._faults import Faults
 from .._wire import SandboxResponse
-from ._common import JSON, XML, FormRequest, apply_faults, digits, seen_in_window, split_list
-from ._common import text_response as _text
+from . import _smsc_answers as answers
+from ._common import FormRequest, apply_faults, digits, seen_in_window, split_list
 
 __all__ = ["SMSC_ERROR_TEXTS", "SmscConfig", "SmscMessage", "SmscSandbox"]
 
@@ -70,11 +80,29 @@ SMSC_ERROR_TEXTS: Mapping[int, str] = MappingProxyType(
         11: "invalid code",
     }
 )
-_SENDER_ERROR_TEXTS = {3: "sender not found", 5: "sender save error"}
+_SENDER_ERROR_TEXTS = {
+    3: "sender not found",
+    5: "sender save error",
+    7: "invalid phone",
+    8: "can't deliver code",
+    9: "duplicate request, wait a minute",
+}
 _STATUS_ERROR_TEXTS = {3: "message not found"}
 
 _MINUTE = 60.0
 _AUTH_WINDOW = 30 * 60.0
+_CODE_WINDOW = 8 * 3600.0  # error 10: "retry in 8 hours"
+
+#: ``charset`` values the gateway documents (windows-1251 is its default).
+CHARSETS: Mapping[str, str] = MappingProxyType(
+    {
+        "windows-1251": "windows-1251",
+        "cp1251": "windows-1251",
+        "utf-8": "utf-8",
+        "utf8": "utf-8",
+        "koi8-r": "koi8-r",
+    }
+)
 
 
 def _last_digit_status(phone: str) -> int:
@@ -123,6 +151,9 @@ class SmscConfig:
         identical_limits: endpoint kind -> identical requests allowed per minute
             (``cost``, ``status``, ``senders``); the next gets error 9.
         first_id: the first message id issued.
+        default_charset: how a request without ``charset`` is read and answered
+            (the documented default is windows-1251).
+        add_limit: sender names one account may add per minute; the next gets error 9.
     """
 
     accounts: Mapping[str, str] | None = field(
@@ -147,6 +178,8 @@ class SmscConfig:
         default_factory=lambda: MappingProxyType({"cost": 5, "status": 5, "senders": 3})
     )
     first_id: int = 1
+    default_charset: str = "windows-1251"
+    add_limit: int = 5
 
 
 @dataclass(slots=True)
@@ -185,6 +218,7 @@ class _Account:
     messages: dict[tuple[str, str], SmscMessage] = field(default_factory=dict)
     recent: dict[str, list[float]] = field(default_factory=dict)  # identical request -> times
     in_flight: int = 0
+    codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # phone -> (code, sent at)
 
 
 class _Refused(Exception):  # noqa: N818 - control flow inside the emulator
@@ -258,6 +292,15 @@ class SmscSandbox:
         self._next_sender_id += 1
         self._account(login).senders[name] = (status, self._next_sender_id)
 
+    def senders(self, login: str) -> dict[str, int]:
+        """An account's sender names -> status (0 awaiting moderation, 1 allowed, 2 off)."""
+        return {name: status for name, (status, _) in self._account(login).senders.items()}
+
+    def confirmation_code(self, login: str, phone: str) -> str | None:
+        """The code ``send_code=1`` sent to ``phone`` (what its owner would read), if any."""
+        sent = self._account(login).codes.get(digits(phone) or phone)
+        return None if sent is None else sent[0]
+
     def messages(self, login: str | None = None) -> list[SmscMessage]:
         """Every accepted message of ``login`` (or of all), in the order accepted."""
         accounts = [self._accounts[login]] if login in self._accounts else []
@@ -283,29 +326,36 @@ class SmscSandbox:
         self.requests.append(request)
         if request.path not in _PATHS:
             return SandboxResponse(404, (("content-type", "text/html"),), b"Not Found")
-        params = request.params()
+        # The charset names how the parameters' bytes are read: read the names
+        # first (ASCII in every charset), then everything in that charset.
+        named = request.params("latin-1").get("charset", "").strip().lower()
+        charset = CHARSETS.get(named, self.config.default_charset)
+        params = request.params(charset)
         fmt = params.get("fmt", "0").strip()
+        if fmt not in ("0", "1", "2", "3"):
+            fmt = "0"
         applies = self.faults.scope == "all" or request.path == SEND
         response, _ = apply_faults(
-            self.faults, applies, lambda: self._answer(request, params, fmt, now)
+            self.faults, applies, lambda: self._answer(request, params, fmt, charset, now)
         )
         return response
 
     def _answer(
-        self, request: FormRequest, params: dict[str, str], fmt: str, now: float
+        self, request: FormRequest, params: dict[str, str], fmt: str, charset: str, now: float
     ) -> SandboxResponse:
         try:
-            return self._dispatch(request, params, fmt, now)
+            answer = self._dispatch(request, params, fmt, now)
         except _Refused as refused:
             texts = {STATUS: _STATUS_ERROR_TEXTS, SENDERS: _SENDER_ERROR_TEXTS}.get(
                 request.path, {}
             )
             text = refused.text or texts.get(refused.code) or SMSC_ERROR_TEXTS.get(refused.code, "")
-            return render_error(refused.code, text, fmt, refused.message_id)
+            answer = answers.error_answer(refused.code, text, fmt, refused.message_id)
+        return _encoded(answer, charset)
 
     def _dispatch(
         self, request: FormRequest, params: dict[str, str], fmt: str, now: float
-    ) -> SandboxResponse:
+    ) -> answers.Answer:
         if self._script:
             code = self._script.pop(0)
             if code is not None:
@@ -321,10 +371,10 @@ class SmscSandbox:
         if request.path == SEND:
             return self._send(account, params, fmt, now)
         if request.path == STATUS:
-            return self._status(account, params, now)
+            return self._status(account, params, fmt, now)
         if request.path == BALANCE:
-            return self._balance(account, params)
-        return self._senders(account, params, fmt, now)
+            return self._balance(account, params, fmt)
+        return self._senders(login, account, params, fmt, now)
 
     def _authenticate(self, params: Mapping[str, str], now: float) -> str:
         login = params.get("login", "")
@@ -335,7 +385,7 @@ class SmscSandbox:
                 return self.config.api_keys[key]
         elif login and secret:
             accounts = self.config.accounts
-            if accounts is None or accounts.get(login) == secret:
+            if accounts is None or _password_matches(accounts.get(login), secret):
                 return login
         if seen_in_window(self._auth_failures, now, _AUTH_WINDOW) >= 4:
             self._auth_failures.clear()
@@ -373,7 +423,9 @@ class SmscSandbox:
 
     def _issue_id(self, params: Mapping[str, str]) -> str:
         given = params.get("id", "").strip()
-        if given:
+        # The official libraries send id=0 on every send that names none (their
+        # default argument): 0 is "no id", or all such sends would share one.
+        if given and given != "0":
             return given
         message_id = str(self._next_id)
         self._next_id += 1
@@ -383,7 +435,7 @@ class SmscSandbox:
 
     def _send(
         self, account: _Account, params: Mapping[str, str], fmt: str, now: float
-    ) -> SandboxResponse:
+    ) -> answers.Answer:
         mode = params.get("cost", "0").strip() or "0"
         hlr = params.get("hlr") == "1"
         if mode == "1":
@@ -423,8 +475,7 @@ class SmscSandbox:
         total = sum(price, Decimal(0))
         total_parts = sum(p for _, _, p in good)
         if mode == "1":
-            body = {"cost": f"{total:.2f}", "cnt": total_parts}
-            return _text(msgspec.json.encode(body), JSON)
+            return answers.cost_answer(fmt, cost=f"{total:.2f}", count=total_parts)
         if self._identical(account, "send", params, now) > 1:
             raise _Refused(9)
         message_id = self._issue_id(params)
@@ -453,14 +504,14 @@ class SmscSandbox:
                     "error": "0",
                 }
             )
-        answer: dict[str, Any] = {"id": _number(message_id), "cnt": total_parts}
-        if mode in ("2", "3"):
-            answer["cost"] = f"{total:.2f}"
-        if mode == "3":
-            answer["balance"] = f"{account.balance:.2f}"
-        if params.get("op") == "1":
-            answer["phones"] = report
-        return _text(msgspec.json.encode(answer), JSON)
+        return answers.send_answer(
+            fmt,
+            message_id=message_id,
+            count=total_parts,
+            cost=f"{total:.2f}" if mode in ("2", "3") else None,
+            balance=f"{account.balance:.2f}" if mode == "3" else None,
+            phones=report if params.get("op") == "1" else None,
+        )
 
     def _recipients(self, params: Mapping[str, str], hlr: bool) -> list[tuple[str, str]]:
         listing = params.get("list", "")
@@ -493,229 +544,220 @@ class SmscSandbox:
             return 0
         return self.config.final_status(message.phone)
 
-    def _status(self, account: _Account, params: Mapping[str, str], now: float) -> SandboxResponse:
+    def _status(
+        self, account: _Account, params: Mapping[str, str], fmt: str, now: float
+    ) -> answers.Answer:
         ids = split_list(params.get("id", ""))
         phones = split_list(params.get("phone", ""))
         if not ids or len(ids) != len(phones):
             raise _Refused(1)
+        # "To keep the format of a list request for one message, put a comma
+        # after its id": a comma anywhere in ``id`` asks for a list.
+        many = len(ids) > 1 or "," in params.get("id", "") or ";" in params.get("id", "")
         limit = self.config.identical_limits.get("status")
         if limit is not None and self._identical(account, "status", params, now) > limit:
             raise _Refused(9)
-        full = params.get("all", "0") in ("1", "2")
-        answers = []
+        level = {"1": 1, "2": 2}.get(params.get("all", "0").strip(), 0)
+        entries = []
         for message_id, raw_phone in zip(ids, phones, strict=True):
             phone = digits(raw_phone) or raw_phone
             message = account.messages.get((message_id, phone))
             if message is None:
-                if len(ids) == 1:
+                if not many:
                     raise _Refused(3)
-                answers.append({"id": _number(message_id), "phone": phone, "status": -3, "err": 0})
+                entries.append(
+                    answers.StatusEntry(id=message_id, phone=phone, status=-3, found=False)
+                )
                 continue
-            answers.append(self._status_entry(message, now, full, many=len(ids) > 1))
-        body = answers if len(ids) > 1 else answers[0]
-        return _text(msgspec.json.encode(body), JSON)
+            entries.append(self._status_entry(message, now, level))
+        return answers.status_answer(fmt, entries, many=many)
 
-    def _status_entry(
-        self, message: SmscMessage, now: float, full: bool, *, many: bool
-    ) -> dict[str, Any]:
+    def _status_entry(self, message: SmscMessage, now: float, level: int) -> answers.StatusEntry:
         code = self._status_code(message, now)
         changed = message.send_at + (self.config.delivery_delay if code not in (-1, 0) else 0)
         stamp = int(self._epoch + (changed if code != -1 else message.accepted_at))
-        entry: dict[str, Any] = {
-            "status": code,
-            "last_date": time.strftime("%d.%m.%Y %H:%M:%S", time.gmtime(stamp)),
-            "last_timestamp": stamp,
-            "err": 0 if code in (-1, 0, 1) else code,
-        }
-        if many:
-            entry = {"id": _number(message.id), "phone": message.phone, **entry}
-        if full:
-            entry.update(
-                {
-                    "send_timestamp": int(self._epoch + message.accepted_at),
-                    "phone": message.phone,
-                    "cost": f"{message.cost:.2f}",
-                    "sender_id": message.sender,
-                    "message": message.text,
-                    "type": 3 if message.hlr else 0,
-                }
+        mcc, mnc, country, operator = self._network(message.phone)
+        network = None
+        if message.hlr:
+            final = code not in (-1, 0)
+            reachable = code == 1
+            network = (
+                f"{mcc}{mnc}{message.phone[-9:]}" if reachable else "",
+                f"{message.phone[:4]}0000001" if reachable else "",
+                mcc if final else "",
+                mnc if final else "",
+                country if final else "",
+                operator if final else "",
+                "",
+                "",
             )
-            if message.hlr and code not in (-1, 0):
-                mcc, mnc, country, operator = self._network(message.phone)
-                reachable = code == 1
-                entry.update(
-                    {
-                        "imsi": f"{mcc}{mnc}{message.phone[-9:]}" if reachable else "",
-                        "msc": f"{message.phone[:4]}0000001" if reachable else "",
-                        "mcc": mcc,
-                        "mnc": mnc,
-                        "cn": country,
-                        "net": operator,
-                        "rcn": "",
-                        "rnet": "",
-                    }
-                )
-        return entry
+        return answers.StatusEntry(
+            id=message.id,
+            phone=message.phone,
+            status=code,
+            last_timestamp=stamp,
+            err=0 if code in (-1, 0, 1) else code,
+            level=level,
+            send_timestamp=int(self._epoch + message.accepted_at),
+            cost=f"{message.cost:.2f}",
+            # The official PHP library tells an HLR answer by "HLR" in this field.
+            sender_id="HLR" if message.hlr else message.sender,
+            message=message.text,
+            type=3 if message.hlr else 0,
+            country=country,
+            operator=operator,
+            network=network,
+        )
 
     # ----------------------------------------------------------------- balance.php
 
-    def _balance(self, account: _Account, params: Mapping[str, str]) -> SandboxResponse:
-        body: dict[str, str] = {"balance": f"{account.balance:.2f}"}
-        if params.get("cur") == "1":
-            body["currency"] = self.config.currency
-        return _text(msgspec.json.encode(body), JSON)
+    def _balance(self, account: _Account, params: Mapping[str, str], fmt: str) -> answers.Answer:
+        currency = self.config.currency if params.get("cur") == "1" else None
+        return answers.balance_answer(fmt, f"{account.balance:.2f}", currency)
 
     # ----------------------------------------------------------------- senders.php
 
     def _senders(
-        self, account: _Account, params: Mapping[str, str], fmt: str, now: float
-    ) -> SandboxResponse:
+        self, login: str, account: _Account, params: Mapping[str, str], fmt: str, now: float
+    ) -> answers.Answer:
         name = params.get("sender", "").strip()
         if params.get("get") == "1":
             limit = self.config.identical_limits.get("senders")
             if limit is not None and self._identical(account, "senders", params, now) > limit:
                 raise _Refused(9)
-            return render_senders(
+            return answers.senders_answer(
                 account.senders,
                 fmt,
                 all_names=params.get("all") == "1",
                 operators=params.get("operators") == "1",
             )
-        if params.get("add") == "1":
-            if not name:
-                raise _Refused(1)
-            if name in account.senders:
-                raise _Refused(5)
-            self._next_sender_id += 1
-            account.senders[name] = (0, self._next_sender_id)
-            sender_id = self._next_sender_id
-            return _render(
-                fmt,
-                json={"sender": sender_id},
-                xml=f"<sender>\n<id>{sender_id}</id>\n</sender>",
-                plain=f"ID = {sender_id}",
-                csv=str(sender_id),
-            )
+        for command, act in (
+            ("add", self._add_sender),
+            ("chg", self._change_sender),
+            ("send_code", self._send_code),
+            ("check_code", self._check_code),
+        ):
+            if params.get(command) == "1":
+                act(login, account, name, params, now)
+                return (
+                    answers.sender_added_answer(fmt, self._next_sender_id)
+                    if command == "add"
+                    else answers.ok_answer(fmt)
+                )
         if params.get("del") == "1":
+            if not name and params.get("id"):
+                name = self._sender_by_id(account, params["id"]) or ""
             if name not in account.senders:
                 raise _Refused(3)
             del account.senders[name]
-            return _render(
-                fmt, json={"result": "OK"}, xml="<result>OK</result>", plain="OK", csv="OK"
-            )
+            return answers.ok_answer(fmt)
         raise _Refused(1)
 
+    def _add_sender(
+        self, login: str, account: _Account, name: str, params: Mapping[str, str], now: float
+    ) -> None:
+        # Error 9: "more than five requests to create a new name within a minute".
+        adds = account.recent.setdefault("add", [])
+        if seen_in_window(adds, now, _MINUTE) >= self.config.add_limit:
+            raise _Refused(9)
+        adds.append(now)
+        if not name:
+            raise _Refused(1)
+        if name in account.senders:
+            raise _Refused(5)
+        self._next_sender_id += 1
+        account.senders[name] = (0, self._next_sender_id)
 
-# ----------------------------------------------------------------- rendering (pure)
+    def _change_sender(
+        self, login: str, account: _Account, name: str, params: Mapping[str, str], now: float
+    ) -> None:
+        # The sender is named by its id; ``sender`` is its new name, which
+        # goes back to moderation (status 0).
+        old = self._sender_by_id(account, params.get("id", ""))
+        if old is None or not name:
+            raise _Refused(1 if not name or not params.get("id") else 3)
+        if name != old and name in account.senders:
+            raise _Refused(5)
+        _, sender_id = account.senders.pop(old)
+        account.senders[name] = (0, sender_id)
+
+    def _send_code(
+        self, login: str, account: _Account, name: str, params: Mapping[str, str], now: float
+    ) -> None:
+        phone = digits(name)
+        if phone is None:
+            raise _Refused(7)
+        if phone.startswith(self.config.undeliverable_prefixes):
+            raise _Refused(8)
+        sent = account.codes.get(phone)
+        if sent is not None and now - sent[1] < _CODE_WINDOW:
+            raise _Refused(10)
+        account.codes[phone] = (_code_for(login, phone), now)
+
+    def _check_code(
+        self, login: str, account: _Account, name: str, params: Mapping[str, str], now: float
+    ) -> None:
+        phone = digits(name)
+        if phone is None:
+            raise _Refused(7)
+        sent = account.codes.get(phone)
+        if sent is None or params.get("code", "").strip() != sent[0]:
+            raise _Refused(11)
+        del account.codes[phone]
+        _, sender_id = account.senders.get(phone, (0, 0))
+        if not sender_id:
+            self._next_sender_id += 1
+            sender_id = self._next_sender_id
+        account.senders[phone] = (1, sender_id)  # a confirmed number is usable at once
+
+    @staticmethod
+    def _sender_by_id(account: _Account, sender_id: str) -> str | None:
+        for name, (_, known) in account.senders.items():
+            if str(known) == sender_id.strip():
+                return name
+        return None
 
 
-def _number(message_id: str) -> int | str:
-    return int(message_id) if message_id.isdigit() else message_id
+# ----------------------------------------------------------------- pure helpers
 
 
-def _render(fmt: str, *, json: Any, xml: str, plain: str, csv: str) -> SandboxResponse:
-    if fmt == "3":
-        return _text(msgspec.json.encode(json), JSON)
-    if fmt == "2":
-        return _text(xml, XML)
-    return _text(csv if fmt == "1" else plain)
+def _password_matches(password: str | None, given: str) -> bool:
+    """The password itself, or (as documented) the lower-case MD5 of it."""
+    if password is None:
+        return False
+    return given == password or given == hashlib.md5(password.encode()).hexdigest()  # noqa: S324
+
+
+def _code_for(login: str, phone: str) -> str:
+    """The 6-digit confirmation code sent to ``phone`` (stable, for tests)."""
+    digest = hashlib.sha256(f"{login}:{phone}".encode()).hexdigest()
+    return f"{int(digest[:8], 16) % 900000 + 100000}"
+
+
+def _encoded(answer: answers.Answer, charset: str) -> SandboxResponse:
+    """A 200 answer written in the request's charset, which the content type names."""
+    body = answer.text.encode(charset, errors="replace")
+    return SandboxResponse(
+        200, (("content-type", f"{answer.media_type}; charset={charset}"),), body
+    )
 
 
 def render_error(code: int, text: str, fmt: str, message_id: str | None = None) -> SandboxResponse:
-    """An error answer in the documented shape of ``fmt`` (0, 1, 2 or 3).
+    """An error answer in the documented shape of ``fmt`` (0, 1, 2 or 3), in UTF-8.
 
     Example:
         >>> render_error(2, "authorise error", "1").body
         b'0,-2'
     """
-    if fmt == "3":
-        body: dict[str, Any] = {"error": text, "error_code": code}
-        if message_id is not None:
-            body["id"] = _number(message_id)
-        return _text(msgspec.json.encode(body), JSON)
-    if fmt == "2":
-        extra = f"\n<id>{message_id}</id>" if message_id is not None else ""
-        xml = f"<result>\n<error>{text}</error>\n<error_code>{code}</error_code>{extra}\n</result>"
-        return _text(xml, XML)
-    if fmt == "1":
-        return _text(f"{message_id or 0},-{code}")
-    suffix = f", ID - {message_id}" if message_id is not None else ""
-    return _text(f"ERROR = {code} ({text}){suffix}")
-
-
-_OPERATOR_FIELDS = (
-    "mega_step",
-    "mega_int",
-    "bee_step",
-    "motiv",
-    "motiv_step",
-    "motiv_int",
-    "sber_step",
-    "sber_int",
-    "winmob_step",
-    "volnamob_step",
-    "mts_step",
-    "mts_int",
-    "tele2_step",
-    "tele2",
-    "tele2_int",
-    "ua_reg",
-    "ua_int",
-    "by_reg",
-    "by_int",
-)
+    return _encoded(answers.error_answer(code, text, fmt, message_id), "utf-8")
 
 
 def render_senders(
     senders: Mapping[str, tuple[int, int]], fmt: str, *, all_names: bool, operators: bool
 ) -> SandboxResponse:
-    """A sender-name listing in the documented shape of ``fmt``, ``all`` and ``operators``.
-
-    Without ``all``, only the names allowed for use (status 1) are listed. With
-    ``operators``, each operator's registration status is "2" (allowed by the
-    operator) for allowed names and "0" (awaiting registration) for the rest.
-    """
-    rows = [
-        (name, status, sender_id)
-        for name, (status, sender_id) in senders.items()
-        if all_names or operators or status == 1
-    ]
-    if operators:
-        per = {name: "2" if status == 1 else "0" for name, status, _ in rows}
-        json_rows = [
-            {"sender": n, **dict.fromkeys(_OPERATOR_FIELDS, per[n]), "id": str(i)}
-            for n, _, i in rows
-        ]
-        attrs = {n: " ".join(f'{f}="{per[n]}"' for f in _OPERATOR_FIELDS) for n, _, _ in rows}
-        pairs = {n: ", ".join(f"{f} = {per[n]}" for f in _OPERATOR_FIELDS) for n, _, _ in rows}
-        return _render(
-            fmt,
-            json=json_rows,
-            xml="<list>\n"
-            + "".join(f'<sender {attrs[n]} id="{i}">{n}</sender>\n' for n, _, i in rows)
-            + "</list>",
-            plain="\n".join(f"name = {n}, {pairs[n]}, id = {i}" for n, _, i in rows),
-            csv="\n".join(f"{n},{i}" for n, _, i in rows),
-        )
-    if all_names:
-        return _render(
-            fmt,
-            json=[{"sender": n, "status": s, "id": i} for n, s, i in rows],
-            xml="<list>\n"
-            + "".join(f'<sender status="{s}" id="{i}">{n}</sender>\n' for n, s, i in rows)
-            + "</list>",
-            plain="\n".join(f"name = {n}, status = {s}, id = {i}" for n, s, i in rows),
-            csv="\n".join(f"{n},{s},{i}" for n, s, i in rows),
-        )
-    return _render(
-        fmt,
-        json=[{"sender": n, "id": i} for n, _, i in rows],
-        xml="<list>\n"
-        + "".join(f'<sender id="{i}">{n}</sender>\n' for n, _, i in rows)
-        + "</list>",
-        plain="\n".join(f"name = {n}, id = {i}" for n, _, i in rows),
-        csv="\n".join(f"{n},{i}" for n, _, i in rows),
-    )
+    """A sender-name listing in the documented shape of ``fmt``, ``all`` and ``operators``."""
+    listing = answers.senders_answer(senders, fmt, all_names=all_names, operators=operators)
+    return _encoded(listing, "utf-8")
 
 
 _DDMMYYHHMM = re.compile(r"(\d{2})\.?(\d{2})\.?(\d{2})\s*(\d{2}):?(\d{2})")

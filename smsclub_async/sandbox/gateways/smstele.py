@@ -3,8 +3,10 @@
 It answers as ``shared/reference/smstele-rex400-http-api.ru.md`` shows:
 
 * on ``/cgibin/`` and ``/cgi-bin/`` (the document uses both), by GET or POST,
-  parameters from the query string and the body (``charset`` decides how the
-  text is decoded: ``windows-1251`` by default, ``utf-8``, ``koi8-r``);
+  parameters (credentials included: every example puts ``login`` and ``psw``
+  in the URL) from the query string and the body, urlencoded (curl ``-d``) or
+  ``multipart/form-data`` (curl ``-F``); ``charset`` decides how the text is
+  decoded: ``windows-1251`` by default, ``utf-8``, ``koi8-r``;
 * the documented errors in the documented order and words: ``-22 No password``
   before anything else is checked, then ``-35 Invalid attribute: 'id=...'``,
   ``-24 Missing attribute: 'phones'`` (as example 4 has it, though the table
@@ -35,7 +37,7 @@ from typing import Any
 
 import msgspec
 
-from ..._segments import segments
+from ... import segments
 from .._faults import Faults
 from .._wire import SandboxResponse
 from ._common import JSON, FormRequest, apply_faults, digits, split_list, text_response

@@ -1,0 +1,407 @@
+"""8. What the send journal costs: rate, client CPU per request, memory (issue 15).
+
+* ``rate``: ``send`` of N requests x 100 numbers through a ``SqliteJournal`` to a
+  sandbox server in another process with its strict 9/s window (as bench_rate);
+  reported from the server's records: sustained rate, densest window, 429s.
+* ``cpu``: client CPU (``time.process_time()``, the journal's thread included) per
+  100-number request against the sandbox with its rate limit off, 10 in flight:
+  without a journal, with ``SqliteJournal`` (``synchronous=FULL``, the default: an
+  fsync per claim) and with ``SqliteJournal(synchronous="NORMAL")``. Each repetition
+  starts a fresh server and runs every variant once, order rotating; the ratios
+  journal / none are taken within one repetition.
+* ``memory``: the highest RSS (``VmRSS`` sampled every 50 ms; the process's own
+  ``ru_maxrss`` is set by the imports, above what a send needs) of a fresh process
+  sending 10k ... 1M recipients through a journal, reading them from a generator
+  and dropping each result (as ``send_iter``), against a canned
+  ``httpx.MockTransport`` gateway (as bench_memory).
+
+How the journal is put in: once the client takes ``journal=`` and ``key=``
+(``"engine": "client"`` in the JSON), ``SmsClub(journal=...).send(..., key=...)``
+and ``send_iter(..., key=..., deduplicate=False)``; before that (``"engine":
+"wrapper"``), ``journaled()`` around ``SmsClub.send`` of one chunk, 10 chunks at
+once, the no-journal variant doing the same without ``journaled()``.
+
+Goals: rate >= 8.9/s with a journal (densest <= 9, no 429); client CPU per request
+with the default journal <= 1.1x without; peak RSS at 1M within 20 MB of 10k.
+
+    python benchmarks/bench_journal.py [--parts rate,cpu,memory] [--requests 300]
+        [--cpu-requests 1000] [--sizes 10000,100000,1000000] [--reps 3] [--json] [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import _harness as h
+import httpx
+import msgspec
+
+from smsclub_async import SendResult, SmsClub, SmsClubError
+from smsclub_async._phones import Chunk, chunk_phones
+from smsclub_async.journal import SqliteJournal, fingerprint, journaled
+
+HIGH_RATE = 100_000
+CONCURRENCY = 10
+PLUMBED = "journal" in inspect.signature(SmsClub).parameters
+ENGINE = "client" if PLUMBED else "wrapper"
+
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+# ------------------------------------------------------------------ sending
+
+
+async def _wrapped(
+    sms: SmsClub,
+    phones: Any,
+    text: str,
+    journal: SqliteJournal | None,
+    key: str,
+    on_result: Callable[[SendResult], None],
+) -> None:
+    """Before the plumbing: journaled() around one-chunk sends, 10 at once."""
+
+    async def send_chunk(chunk: Chunk) -> SendResult:
+        try:
+            return await sms.send(chunk.phones, text, sender=h.SENDER)
+        except SmsClubError as exc:
+            partial: SendResult = exc.partial
+            return partial
+
+    send: Callable[[Chunk], Awaitable[SendResult]] = send_chunk
+    if journal is not None:
+        await journal.begin(key, fingerprint(text=text, sender=h.SENDER))
+        send = journaled(send_chunk, journal=journal, key=key)
+    gate = asyncio.Semaphore(CONCURRENCY)
+    running: set[asyncio.Task[None]] = set()
+
+    async def one(chunk: Chunk) -> None:
+        try:
+            on_result(await send(chunk))
+        finally:
+            gate.release()
+
+    async for chunk in chunk_phones(phones, deduplicate=False):
+        await gate.acquire()
+        task = asyncio.ensure_future(one(chunk))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    while running:
+        await asyncio.gather(*running)
+
+
+async def send_all(
+    sms: SmsClub,
+    phones: Any,
+    text: str,
+    journal: SqliteJournal | None,
+    *,
+    on_result: Callable[[SendResult], None],
+) -> None:
+    """Send ``phones``, through ``journal`` if given, handing each chunk's result on."""
+    key = f"bench-{uuid.uuid4().hex}"
+    if not PLUMBED:
+        await _wrapped(sms, phones, text, journal, key, on_result)
+        return
+    options: dict[str, Any] = {} if journal is None else {"key": key}
+    stream: AsyncIterator[SendResult] = sms.send_iter(  # type: ignore[call-arg]
+        phones, text, sender=h.SENDER, deduplicate=False, **options
+    )
+    async for part in stream:
+        on_result(part)
+
+
+def client(token: str, journal: SqliteJournal | None, **options: Any) -> SmsClub:
+    if PLUMBED and journal is not None:
+        options["journal"] = journal
+    return SmsClub(token, **options)
+
+
+# ------------------------------------------------------------------ rate
+
+
+async def rate_run(requests: int, directory: Path) -> dict[str, Any]:
+    token = h.unique_token("journal-rate")
+    journal = SqliteJournal(directory / f"rate-{uuid.uuid4().hex}.db")
+    with h.SandboxProcess(rate_limit=h.CAP) as server:
+        sent = 0
+
+        def count(part: SendResult) -> None:
+            nonlocal sent
+            sent += len(part.sent)
+
+        async with client(token, journal, base_url=server.url) as sms:
+            numbers = list(h.phones(requests * h.PER_REQUEST))
+            started = time.perf_counter()
+            await send_all(sms, numbers, "journal rate", journal, on_result=count)
+            wall = time.perf_counter() - started
+        await journal.aclose()
+        stats = server.account_stats(token)
+        times = server.arrival_times(token)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    return {
+        "requests": stats["arrivals"],
+        "sent": sent,
+        "wall_s": round(wall, 3),
+        "rate_sustained": round((len(times) - 1) / span, 3) if span else None,
+        "densest_window": stats["densest_window"],
+        "rate_limited": stats["rate_limited"],
+    }
+
+
+# ------------------------------------------------------------------ cpu
+
+CPU_VARIANTS = ("none", "sqlite_full", "sqlite_normal")
+
+
+async def cpu_variant(variant: str, url: str, requests: int, directory: Path) -> float:
+    """CPU seconds per request of one variant (after a warm-up of 20 requests)."""
+    journal = None
+    if variant != "none":
+        synchronous = "FULL" if variant == "sqlite_full" else "NORMAL"
+        journal = SqliteJournal(
+            directory / f"cpu-{uuid.uuid4().hex}.db",
+            synchronous=synchronous,  # type: ignore[arg-type]
+        )
+    token = h.unique_token(f"journal-cpu-{variant}")
+    async with client(token, journal, base_url=url, rate_limit=HIGH_RATE) as sms:
+        warm = list(h.phones(20 * h.PER_REQUEST, prefix="381"))
+        await send_all(sms, warm, "warm", journal, on_result=lambda part: None)
+        numbers = list(h.phones(requests * h.PER_REQUEST, prefix="382"))
+        started = time.process_time()
+        await send_all(sms, numbers, "cpu", journal, on_result=lambda part: None)
+        cpu = time.process_time() - started
+    if journal is not None:
+        await journal.aclose()
+    return cpu / requests
+
+
+async def cpu_reps(requests: int, reps: int, directory: Path, args: Any) -> dict[str, Any]:
+    per: dict[str, list[float]] = {v: [] for v in CPU_VARIANTS}
+    ratios: dict[str, list[float]] = {v: [] for v in CPU_VARIANTS if v != "none"}
+    for rep in range(reps):
+        order = CPU_VARIANTS[rep % 3 :] + CPU_VARIANTS[: rep % 3]
+        got: dict[str, float] = {}
+        with h.SandboxProcess(rate_limit=None) as server:
+            for variant in order:
+                h.log(args, f"journal cpu: {variant} run {rep + 1}/{reps}")
+                got[variant] = await cpu_variant(variant, server.url, requests, directory)
+        for variant, value in got.items():
+            per[variant].append(value * 1e6)
+        for variant, values in ratios.items():
+            values.append(got[variant] / got["none"])
+    return {
+        "requests_per_run": requests,
+        "repetitions": reps,
+        "cpu_us_per_request": {v: h.summary(values, 1) for v, values in per.items()},
+        "ratios": {v: h.summary(values, 3) for v, values in ratios.items()},
+    }
+
+
+# ------------------------------------------------------------------ memory
+
+
+class _Gateway:
+    """Answers each send with a fresh id per number, keeping nothing."""
+
+    def __init__(self) -> None:
+        self.next_id = 1_000_000
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        info = {}
+        for number in _decoder.decode(request.content)["phone"]:
+            info[str(self.next_id)] = number
+            self.next_id += 1
+        body = _encoder.encode({"success_request": {"info": info}})
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+
+def _numbers(count: int) -> Iterator[str]:
+    for i in range(count):
+        yield f"380{i:09d}"
+
+
+def _size_mb(path: str) -> float:
+    return Path(path).stat().st_size / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _rss_mb() -> float:
+    """The resident set size now (``VmRSS``), not the peak since start-up."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class _Sampler:
+    """The highest RSS seen, sampled every 50 ms while a send runs.
+
+    The process's own peak (``ru_maxrss``) is set at start-up by the imports, above
+    what a send needs, so it hides growth; samples do not.
+    """
+
+    def __init__(self) -> None:
+        self.highest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.highest = max(self.highest, _rss_mb())
+            await asyncio.sleep(0.05)
+
+    def __enter__(self) -> _Sampler:
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.highest = max(self.highest, _rss_mb())
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def memory_child(size: int, path: str) -> dict[str, Any]:
+    """One size in this (fresh) process."""
+    journal = SqliteJournal(path)
+    transport = httpx.MockTransport(_Gateway())
+    token = h.unique_token("journal-memory")
+    sent = 0
+
+    def count(part: SendResult) -> None:
+        nonlocal sent
+        sent += len(part.sent)
+
+    async with client(token, journal, transport=transport, rate_limit=HIGH_RATE) as sms:
+        await send_all(sms, ["380999999999"], "warm up", journal, on_result=lambda p: None)
+        baseline = _rss_mb()
+        started = time.perf_counter()
+        with _Sampler() as sampler:
+            await send_all(sms, _numbers(size), "memory", journal, on_result=count)
+        wall = time.perf_counter() - started
+    await journal.aclose()
+    return {
+        "recipients": size,
+        "sent": sent,
+        "baseline_mb": round(baseline, 1),
+        "peak_mb": round(sampler.highest, 1),
+        "process_peak_mb": round(_peak_mb(), 1),
+        "wall_s": round(wall, 2),
+        "journal_mb": round(await asyncio.to_thread(_size_mb, path), 1),
+    }
+
+
+def memory_sizes(sizes: list[int], directory: Path, args: Any) -> dict[str, Any]:
+    rows = []
+    for size in sizes:
+        h.log(args, f"journal memory: {size}")
+        path = directory / f"memory-{size}.db"
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", str(size), str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=h.ROOT,
+        ).stdout
+        rows.append(json.loads(out))
+    growth = round(rows[-1]["peak_mb"] - rows[0]["peak_mb"], 1) if len(rows) > 1 else None
+    return {"rows": rows, "growth_mb": growth}
+
+
+# ------------------------------------------------------------------ main
+
+
+async def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(await memory_child(int(sys.argv[2]), sys.argv[3])))
+        return
+    cli = h.parser(__doc__.splitlines()[0])
+    cli.add_argument("--parts", default="rate,cpu,memory")
+    cli.add_argument("--requests", type=int, default=None)
+    cli.add_argument("--cpu-requests", type=int, default=None)
+    cli.add_argument("--sizes", default=None)
+    args = cli.parse_args()
+    parts = args.parts.split(",")
+    results: dict[str, Any] = {"engine": ENGINE}
+    goals: list[bool] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        if "rate" in parts:
+            requests = args.requests or (12 if args.quick else 300)
+            h.log(args, f"journal rate: {requests} requests")
+            run = await rate_run(requests, directory)
+            met = (
+                (run["rate_sustained"] or 0) >= 8.9
+                and run["densest_window"] <= h.CAP
+                and run["rate_limited"] == 0
+            )
+            results["rate"] = {**run, "goal_met": met}
+            goals.append(met)
+        if "cpu" in parts:
+            requests = args.cpu_requests or (40 if args.quick else 1000)
+            reps = args.reps or (1 if args.quick else 3)
+            cpu = await cpu_reps(requests, reps, directory, args)
+            met = cpu["ratios"]["sqlite_full"]["median"] <= 1.1
+            results["cpu"] = {**cpu, "goal_met": met}
+            goals.append(met)
+        if "memory" in parts:
+            default = "1000,5000" if args.quick else "10000,100000,1000000"
+            sizes = [int(s) for s in (args.sizes or default).split(",")]
+            memory = await asyncio.to_thread(memory_sizes, sizes, directory, args)
+            met = memory["growth_mb"] is not None and memory["growth_mb"] <= 20
+            results["memory"] = {**memory, "goal_met": met}
+            goals.append(met)
+    results["goal"] = {
+        "rate_sustained_min": 8.9,
+        "cpu_ratio_max": 1.1,
+        "memory_growth_mb_max": 20,
+    }
+    results["goal_met"] = all(goals)
+    h.emit("journal", args, results, _render)
+
+
+def _render(doc: dict[str, Any]) -> str:
+    lines = [f"send journal costs (engine: {doc['engine']})"]
+    if "rate" in doc:
+        r = doc["rate"]
+        lines.append(
+            f"rate: {r['requests']} requests, sustained {r['rate_sustained']}/s, densest"
+            f" {r['densest_window']}, 429s {r['rate_limited']}: {h.ok(r['goal_met'])}"
+        )
+    if "cpu" in doc:
+        c = doc["cpu"]
+        for variant, s in c["cpu_us_per_request"].items():
+            ratio = c["ratios"].get(variant)
+            extra = (
+                f", {ratio['median']:.3f}x ({ratio['min']:.3f}-{ratio['max']:.3f})" if ratio else ""
+            )
+            spread = f"({s['min']:.1f}-{s['max']:.1f})"
+            lines.append(f"cpu {variant:14} {s['median']:8.1f} us/request {spread}{extra}")
+        lines.append(f"cpu goal (sqlite_full <= 1.1x): {h.ok(c['goal_met'])}")
+    if "memory" in doc:
+        m = doc["memory"]
+        for row in m["rows"]:
+            lines.append(
+                f"memory {row['recipients']:>9}: highest {row['peak_mb']} MB (baseline"
+                f" {row['baseline_mb']}), {row['wall_s']} s, journal file {row['journal_mb']} MB"
+            )
+        lines.append(f"memory growth {m['growth_mb']} MB (goal <= 20): {h.ok(m['goal_met'])}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
