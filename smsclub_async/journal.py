@@ -410,6 +410,10 @@ CREATE TABLE IF NOT EXISTS owners (
 
 T = TypeVar("T")
 
+_TOUCH_EVERY = 60.0
+"""Seconds between writes of a key's ``updated`` time by one journal."""
+_KEYS_REMEMBERED = 64
+
 _INSERT_FRESH = (
     "INSERT INTO entries (key_id, phone, attempt) SELECT ?, value, ? FROM json_each(?)"
     " WHERE true ON CONFLICT DO NOTHING"
@@ -474,7 +478,7 @@ class SqliteJournal:
         self._clock = clock
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
-        self._key_ids: dict[str, int] = {}
+        self._key_ids: dict[str, tuple[int, float]] = {}  # key -> (row id, last touch)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -543,25 +547,39 @@ class SqliteJournal:
         return out
 
     def _key_id(self, db: sqlite3.Connection, key: str, now: float, *, create: bool) -> int | None:
-        """The key's row id (inside a transaction), created if asked; touches it."""
-        found = self._key_ids.get(key)
-        if found is not None:
+        """The key's row id (inside a transaction), created if asked.
+
+        Its ``updated`` time is written at most once a minute (retention is days).
+        """
+        cached = self._key_ids.get(key)
+        if cached is not None:
+            found, touched_at = cached
+            if now - touched_at < _TOUCH_EVERY:
+                return found
             touched = db.execute("UPDATE keys SET updated = ? WHERE id = ?", (now, found))
             if touched.rowcount:
+                self._remember(key, found, now)
                 return found
             del self._key_ids[key]  # purged meanwhile (another process)
         row = db.execute("SELECT id FROM keys WHERE key = ?", (key,)).fetchone()
+        new_id: int | None = None
         if row is not None:
             db.execute("UPDATE keys SET updated = ? WHERE id = ?", (now, row[0]))
-            found = int(row[0])
+            new_id = int(row[0])
         elif create:
-            found = db.execute(
+            new_id = db.execute(
                 "INSERT INTO keys (key, fingerprint, created, updated) VALUES (?, NULL, ?, ?)",
                 (key, now, now),
             ).lastrowid
-        if found is not None:
-            self._key_ids[key] = found
-        return found
+        if new_id is not None:
+            self._remember(key, new_id, now)
+        return new_id
+
+    def _remember(self, key: str, key_id: int, now: float) -> None:
+        self._key_ids.pop(key, None)
+        self._key_ids[key] = (key_id, now)
+        if len(self._key_ids) > _KEYS_REMEMBERED:  # a web service uses a key a request
+            del self._key_ids[next(iter(self._key_ids))]
 
     # The journal.
 
@@ -605,15 +623,16 @@ class SqliteJournal:
                 )
                 key_id = self._key_id(db, key, now, create=True)
                 attempt = db.execute(
-                    "INSERT INTO attempts (key_id, owner, size) VALUES (?, ?, 0)", (key_id, owner)
+                    "INSERT INTO attempts (key_id, owner, size) VALUES (?, ?, ?)",
+                    (key_id, owner, len(phones)),
                 ).lastrowid
                 listed = json.dumps(phones)
                 inserted = db.execute(_INSERT_FRESH, (key_id, attempt, listed)).rowcount
                 claim = Claim(attempt=str(attempt))
                 if inserted == len(phones):  # the common case: all of them new
                     claim.fresh = phones
-                else:
-                    self._sort(db, claim, key_id, int(attempt or 0), phones, listed, now)
+                    return claim
+                self._sort(db, claim, key_id, int(attempt or 0), phones, listed, now)
                 db.execute("UPDATE attempts SET size = ? WHERE id = ?", (len(claim.fresh), attempt))
                 return claim
 
