@@ -913,7 +913,9 @@ class MemoryJournal:
     What a client uses when ``key=`` is given without a journal. Forgotten when the
     process ends: it does not survive a crash and is not shared between processes
     (use :class:`SqliteJournal` or :class:`RedisJournal` for that). It holds every
-    journaled number in memory (about 150 bytes each) until :meth:`purge`.
+    journaled number in memory (about 150 bytes each) until its key expires: keys
+    past the retention are dropped when a send begins (at most once a minute) and by
+    :meth:`purge`.
 
     Every method finishes without awaiting anything, so each is atomic on its loop.
 
@@ -930,6 +932,7 @@ class MemoryJournal:
         self._clock = clock
         self._keys: dict[str, _MemoryKey] = {}
         self._owners: dict[str, float] = {}
+        self._purged_at = float("-inf")
 
     def __repr__(self) -> str:
         return f"MemoryJournal(keys={len(self._keys)})"
@@ -943,7 +946,11 @@ class MemoryJournal:
         return entry
 
     async def begin(self, key: str, fingerprint: str) -> None:
-        entry = self._key(key, self._clock())
+        now = self._clock()
+        if now - self._purged_at >= _TOUCH_EVERY:  # expired keys go, once a minute at most
+            self._purged_at = now
+            await self.purge()
+        entry = self._key(key, now)
         if entry.fingerprint is None:
             entry.fingerprint = fingerprint
         elif entry.fingerprint != fingerprint:

@@ -329,3 +329,13 @@ async def test_redis_journal_reads_a_client_that_decodes_responses(
         assert await journal.purge(older_than=timedelta(0)) == 1
     finally:
         await client.aclose()
+
+
+async def test_memory_journal_drops_expired_keys_when_a_send_begins(clock: Clock) -> None:
+    """A long-lived process keying each request does not keep them all forever."""
+    journal = MemoryJournal(retention=timedelta(hours=1), clock=clock)
+    await journal.begin("old", "fp")
+    await journal.claim("old", PHONES[:1], owner=new_owner(), lease=LEASE)
+    clock.advance(3601)
+    await journal.begin("new", "fp")
+    assert [s.key for s in await journal.summary()] == ["new"]
