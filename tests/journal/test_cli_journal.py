@@ -106,3 +106,13 @@ def test_purge_drops_old_keys(tmp_path: Path) -> None:
     assert "1 key purged" in dropped.output
     shown = CliRunner().invoke(journal_app, ["show", str(tmp_path / "j.db")])
     assert "no keys recorded" in shown.output
+
+
+@pytest.mark.parametrize("command", ["show", "purge"])
+def test_help_names_values_not_python_types(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the other commands: ``FILE``, not ``<file>``; examples at the end."""
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(journal_app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "<" not in result.stdout
+    assert f"smsclub journal {command} sends.db" in result.stdout.split("Examples:")[1]
