@@ -259,9 +259,9 @@ class HostileServer:
             # error/error_code, REX400's error/description), quoting the request.
             echo = _echo(seen).decode()
             status = int(fault[-3:])
-            body = {"name": "Unauthorized", "message": echo, "code": 0, "status": status}
-            body |= {"error": echo, "error_code": 2, "description": echo}
-            return await _answer(conn, writer, status, _json(body))
+            payload = {"name": "Unauthorized", "message": echo, "code": 0, "status": status}
+            payload |= {"error": echo, "error_code": 2, "description": echo}
+            return await _answer(conn, writer, status, _json(payload))
         status, body = self._process(seen)
         if fault == "echo_200":
             return await _answer(conn, writer, 200, _echo(seen), "text/html")

@@ -77,12 +77,13 @@ def record_of(emulator: Any, account: str) -> Record:
         messages = emulator.messages(account)
         return Record({m.id: m.phone for m in messages}, emulator.deliveries(account))
     if isinstance(emulator, SmscSandbox | SmsteleSandbox):
-        messages = [m for m in emulator.messages(account) if not m.hlr]
-        issued = {f"{m.id}:{m.phone}": m.phone for m in messages}
+        accepted = [m for m in emulator.messages(account) if not m.hlr]
+        issued = {f"{m.id}:{m.phone}": m.phone for m in accepted}
         return Record(issued, emulator.deliveries(account))
     record = getattr(emulator, "record", None)
     if callable(record):
-        return record(account)  # type: ignore[no-any-return]
+        found: Record = record(account)
+        return found
     raise TypeError(f"no record for {emulator!r}")
 
 
@@ -90,7 +91,8 @@ def aiohttp_transport() -> httpx.AsyncBaseTransport:
     """httpx-aiohttp's transport (the ``[aiohttp]`` extra)."""
     import httpx_aiohttp  # noqa: PLC0415 - optional extra
 
-    return httpx_aiohttp.AiohttpTransport()  # type: ignore[no-any-return]
+    transport: httpx.AsyncBaseTransport = httpx_aiohttp.AiohttpTransport()
+    return transport
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

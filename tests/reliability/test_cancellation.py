@@ -108,7 +108,8 @@ async def cancel_send_after(
 
     async def send() -> SendResult:
         try:
-            return await sms.send(phones, "cancel me", sender=sender)
+            result: SendResult = await sms.send(phones, "cancel me", sender=sender)
+            return result
         except asyncio.CancelledError as exc:
             caught["partial"] = getattr(exc, "partial", None)
             raise
@@ -194,7 +195,8 @@ async def _cancelled_twice(
 
     async def send() -> SendResult:
         try:
-            return await sms.send(phones, "cancel twice", sender=sender)
+            result: SendResult = await sms.send(phones, "cancel twice", sender=sender)
+            return result
         except asyncio.CancelledError as exc:
             caught["partial"] = getattr(exc, "partial", None)
             raise
@@ -404,7 +406,10 @@ async def _cancel_over_loopback(
 
             async def send() -> SendResult:
                 try:
-                    return await sms.send(people.raw, "loopback", sender=gateway.sender)
+                    result: SendResult = await sms.send(
+                        people.raw, "loopback", sender=gateway.sender
+                    )
+                    return result
                 except asyncio.CancelledError as exc:
                     caught["partial"] = getattr(exc, "partial", None)
                     raise
