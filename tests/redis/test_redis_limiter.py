@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 
@@ -101,8 +100,8 @@ async def test_one_coroutine_is_paced_at_the_rate(make_limiter: LimiterFactory) 
     started = time.monotonic()
     [times] = await collect(limiter, 1, 50)
     assert times[0] - started < 0.05
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) > limiter.interval * 0.8
+    # Gaps between admissions may be shorter than the interval after a late wake-up
+    # (the slot stays where it was); the window is what must hold.
     assert densest_window(times) <= 40
     assert steady_rate(times, times[0], times[-1]) >= 0.95 * 40
 
