@@ -1256,23 +1256,27 @@ class RedisJournal:
             "renew a lease", self.redis.hset(self._owners, owner, repr(self._clock() + lease))
         )
 
+    async def _scan(self, key: str) -> list[tuple[str, str]]:
+        """Every (phone, entry) of ``key``, read in pages of 1,000."""
+        from redis.exceptions import RedisError  # noqa: PLC0415 - redis is an optional extra
+
+        out: list[tuple[str, str]] = []
+        try:
+            async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
+                phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
+                out.append((phone, raw.decode() if isinstance(raw, bytes) else str(raw)))
+        except RedisError as exc:
+            raise JournalError(f"the Redis journal failed to read {key!r}: {exc}") from exc
+        return out
+
     async def load(self, key: str) -> SendResult:
         result = SendResult()
-        async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
-            phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
-            value = raw.decode() if isinstance(raw, bytes) else str(raw)
-            state = _STATE_OF.get(value[:1], _STARTED)
-            _load_entry(result, phone, state, value[1:])
+        for phone, value in await self._scan(key):
+            _load_entry(result, phone, _STATE_OF.get(value[:1], _STARTED), value[1:])
         return result
 
     async def started(self, key: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
-            value = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if value[:1] == "s":
-                phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
-                out[phone] = value[1:]
-        return out
+        return {phone: value[1:] for phone, value in await self._scan(key) if value[:1] == "s"}
 
     async def summary(self) -> list[KeySummary]:
         keys = await self._call("list keys", self.redis.zrevrange(self._index, 0, -1))
