@@ -139,6 +139,7 @@ def open_journal(
 
 # ------------------------------------------------------------------ smsclub journal ...
 
+
 class _Command(TyperCommand):
     """Help with value names (``FILE``), not Python types, as the other commands."""
 
