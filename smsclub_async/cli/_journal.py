@@ -127,10 +127,13 @@ def open_journal(
         return None
     if key is not None and not key.strip():
         raise CliError("--key must not be empty")
-    if not hasattr(client, "journal"):
-        raise CliError(f"--journal is not available for {type(client).__name__}")
     journal = SqliteJournal(path)
-    client.journal = journal  # checked just above
+    try:
+        if not hasattr(client, "journal"):
+            raise AttributeError("journal")  # noqa: TRY301 - one message for both
+        client.journal = journal  # the client reads it when a send with a key begins
+    except AttributeError:
+        raise CliError(f"--journal is not available for {type(client).__name__}") from None
     chosen = (
         key.strip() if key else derive_key(gateway=gateway, sender=sender, recipients=recipients)
     )
