@@ -1066,6 +1066,9 @@ if fresh > 0 then
   redis.call('PEXPIRE', entries, ttl)
   redis.call('PEXPIRE', meta, ttl)
 end
+if fresh == #ARGV - 4 then
+  return fresh  -- all of them new: no list to send back and parse
+end
 return out
 """
 
@@ -1214,6 +1217,9 @@ class RedisJournal:
             ),
         )
         claim = Claim()
+        if isinstance(answers, int):  # every number was new
+            claim.fresh = phones
+            return claim
         for phone, raw in zip(phones, answers, strict=True):
             value = raw.decode() if isinstance(raw, bytes) else str(raw)
             if not value:
