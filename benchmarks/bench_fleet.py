@@ -140,7 +140,7 @@ def summarise(processes: int, runs: list[dict[str, Any]], rate: int) -> dict[str
     """Medians over the runs of one process count, and whether every run met the goal."""
 
     def median(key: str) -> float:
-        return statistics.median(run[key] for run in runs)
+        return float(statistics.median(run[key] for run in runs))
 
     met = [
         run["rate_limited"] == 0

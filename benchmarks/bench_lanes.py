@@ -134,7 +134,8 @@ async def worker(options: dict[str, Any]) -> None:
         print(WORKER_READY, flush=True)
         start = float(await asyncio.to_thread(sys.stdin.readline))
         await asyncio.sleep(max(0.0, start - time.monotonic()))
-        await sms.send(options["phones"], "Sale today", sender=h.SENDER)
+        phones = list(h.phones(options["size"], start=options["start"]))
+        await sms.send(phones, "Sale today", sender=h.SENDER)
     print(json.dumps({"late_slots": limiter.late_slots}), flush=True)
 
 
@@ -152,7 +153,8 @@ async def processes(
             "redis": url,
             "token": token,
             "base_url": sandbox.url,
-            "phones": list(h.phones(size, start=index * 1_000_000)),
+            "size": size,
+            "start": index * 1_000_000,
         }
         workers.append(
             await asyncio.create_subprocess_exec(
