@@ -410,6 +410,9 @@ CREATE TABLE IF NOT EXISTS owners (
 
 T = TypeVar("T")
 
+_SET_UP_TIMEOUT = 30.0
+"""Seconds a new connection retries setting up a file another one is setting up."""
+
 _TOUCH_EVERY = 60.0
 """Seconds between writes of a key's ``updated`` time by one journal."""
 _KEYS_REMEMBERED = 64
@@ -501,14 +504,31 @@ class SqliteJournal:
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute(f"PRAGMA synchronous={self.synchronous}")
-                db.executescript(_SCHEMA)
+                self._set_up(db)
             except BaseException:
                 db.close()
                 raise
             self._connection = db
         return self._connection
+
+    def _set_up(self, db: sqlite3.Connection) -> None:
+        """WAL mode and the tables; retried while another connection sets them up.
+
+        Switching to WAL takes a lock that SQLite does not wait for (it answers
+        "database is locked" at once), so processes opening a new file together retry.
+        """
+        deadline = time.monotonic() + _SET_UP_TIMEOUT
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={self.synchronous}")
+                db.executescript(_SCHEMA)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)  # the journal's own thread, never the event loop
+            else:
+                return
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
