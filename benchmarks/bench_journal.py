@@ -6,7 +6,8 @@
 * ``cpu``: client CPU (``time.process_time()``, the journal's thread included) per
   100-number request against the sandbox with its rate limit off, 10 in flight:
   without a journal, with ``SqliteJournal`` (``synchronous=FULL``, the default: an
-  fsync per claim) and with ``SqliteJournal(synchronous="NORMAL")``. Each repetition
+  fsync per claim), with ``SqliteJournal(synchronous="NORMAL")`` and, when
+  ``redis-server`` is installed, with ``RedisJournal`` on a throw-away local one. Each repetition
   starts a fresh server and runs every variant once, order rotating; the ratios
   journal / none are taken within one repetition.
 * ``memory``: the highest RSS (``VmRSS`` sampled every 50 ms; the process's own
@@ -31,9 +32,11 @@ with the default journal <= 1.1x without; peak RSS at 1M within 20 MB of 10k.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +52,7 @@ import msgspec
 
 from smsclub_async import SendResult, SmsClub, SmsClubError
 from smsclub_async._phones import Chunk, chunk_phones
-from smsclub_async.journal import SqliteJournal, fingerprint, journaled
+from smsclub_async.journal import Journal, RedisJournal, SqliteJournal, fingerprint, journaled
 
 HIGH_RATE = 100_000
 CONCURRENCY = 10
@@ -67,7 +70,7 @@ async def _wrapped(
     sms: SmsClub,
     phones: Any,
     text: str,
-    journal: SqliteJournal | None,
+    journal: Journal | None,
     key: str,
     on_result: Callable[[SendResult], None],
 ) -> None:
@@ -106,7 +109,7 @@ async def send_all(
     sms: SmsClub,
     phones: Any,
     text: str,
-    journal: SqliteJournal | None,
+    journal: Journal | None,
     *,
     on_result: Callable[[SendResult], None],
 ) -> None:
@@ -123,7 +126,7 @@ async def send_all(
         on_result(part)
 
 
-def client(token: str, journal: SqliteJournal | None, **options: Any) -> SmsClub:
+def client(token: str, journal: Journal | None, **options: Any) -> SmsClub:
     if PLUMBED and journal is not None:
         options["journal"] = journal
     return SmsClub(token, **options)
@@ -163,13 +166,21 @@ async def rate_run(requests: int, directory: Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ cpu
 
-CPU_VARIANTS = ("none", "sqlite_full", "sqlite_normal")
+CPU_VARIANTS = ("none", "sqlite_full", "sqlite_normal", "redis")
 
 
-async def cpu_variant(variant: str, url: str, requests: int, directory: Path) -> float:
+async def cpu_variant(
+    variant: str, url: str, requests: int, directory: Path, redis_url: str | None
+) -> float:
     """CPU seconds per request of one variant (after a warm-up of 20 requests)."""
-    journal = None
-    if variant != "none":
+    journal: Journal | None = None
+    redis_client = None
+    if variant == "redis":
+        import redis.asyncio  # noqa: PLC0415 - only for this variant
+
+        redis_client = redis.asyncio.Redis.from_url(redis_url or "")
+        journal = RedisJournal(redis_client, prefix=f"bench:{uuid.uuid4().hex}:")
+    elif variant != "none":
         synchronous = "FULL" if variant == "sqlite_full" else "NORMAL"
         journal = SqliteJournal(
             directory / f"cpu-{uuid.uuid4().hex}.db",
@@ -185,19 +196,26 @@ async def cpu_variant(variant: str, url: str, requests: int, directory: Path) ->
         cpu = time.process_time() - started
     if journal is not None:
         await journal.aclose()
+    if redis_client is not None:
+        await redis_client.aclose()
     return cpu / requests
 
 
-async def cpu_reps(requests: int, reps: int, directory: Path, args: Any) -> dict[str, Any]:
-    per: dict[str, list[float]] = {v: [] for v in CPU_VARIANTS}
-    ratios: dict[str, list[float]] = {v: [] for v in CPU_VARIANTS if v != "none"}
+async def cpu_reps(
+    requests: int, reps: int, directory: Path, args: Any, redis_url: str | None
+) -> dict[str, Any]:
+    variants = [v for v in CPU_VARIANTS if v != "redis" or redis_url]
+    per: dict[str, list[float]] = {v: [] for v in variants}
+    ratios: dict[str, list[float]] = {v: [] for v in variants if v != "none"}
     for rep in range(reps):
-        order = CPU_VARIANTS[rep % 3 :] + CPU_VARIANTS[: rep % 3]
+        order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
         got: dict[str, float] = {}
         with h.SandboxProcess(rate_limit=None) as server:
             for variant in order:
                 h.log(args, f"journal cpu: {variant} run {rep + 1}/{reps}")
-                got[variant] = await cpu_variant(variant, server.url, requests, directory)
+                got[variant] = await cpu_variant(
+                    variant, server.url, requests, directory, redis_url
+                )
         for variant, value in got.items():
             per[variant].append(value * 1e6)
         for variant, values in ratios.items():
@@ -334,6 +352,7 @@ async def main() -> None:
     cli.add_argument("--requests", type=int, default=None)
     cli.add_argument("--cpu-requests", type=int, default=None)
     cli.add_argument("--sizes", default=None)
+    cli.add_argument("--no-redis", action="store_true", help="skip the RedisJournal variant")
     args = cli.parse_args()
     parts = args.parts.split(",")
     results: dict[str, Any] = {"engine": ENGINE}
@@ -354,7 +373,14 @@ async def main() -> None:
         if "cpu" in parts:
             requests = args.cpu_requests or (40 if args.quick else 1000)
             reps = args.reps or (1 if args.quick else 3)
-            cpu = await cpu_reps(requests, reps, directory, args)
+            with contextlib.ExitStack() as stack:
+                redis_url = None
+                if shutil.which("redis-server") and not args.no_redis:
+                    from bench_redis_limiter import redis_server, wait_until_ready  # noqa: PLC0415
+
+                    redis_url = stack.enter_context(redis_server())
+                    wait_until_ready(redis_url, 0)
+                cpu = await cpu_reps(requests, reps, directory, args, redis_url)
             met = cpu["ratios"]["sqlite_full"]["median"] <= 1.1
             results["cpu"] = {**cpu, "goal_met": met}
             goals.append(met)

@@ -410,6 +410,13 @@ CREATE TABLE IF NOT EXISTS owners (
 
 T = TypeVar("T")
 
+_SET_UP_TIMEOUT = 30.0
+"""Seconds a new connection retries setting up a file another one is setting up."""
+
+_TOUCH_EVERY = 60.0
+"""Seconds between writes of a key's ``updated`` time by one journal."""
+_KEYS_REMEMBERED = 64
+
 _INSERT_FRESH = (
     "INSERT INTO entries (key_id, phone, attempt) SELECT ?, value, ? FROM json_each(?)"
     " WHERE true ON CONFLICT DO NOTHING"
@@ -474,7 +481,7 @@ class SqliteJournal:
         self._clock = clock
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
-        self._key_ids: dict[str, int] = {}
+        self._key_ids: dict[str, tuple[int, float]] = {}  # key -> (row id, last touch)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -497,14 +504,31 @@ class SqliteJournal:
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute(f"PRAGMA synchronous={self.synchronous}")
-                db.executescript(_SCHEMA)
+                self._set_up(db)
             except BaseException:
                 db.close()
                 raise
             self._connection = db
         return self._connection
+
+    def _set_up(self, db: sqlite3.Connection) -> None:
+        """WAL mode and the tables; retried while another connection sets them up.
+
+        Switching to WAL takes a lock that SQLite does not wait for (it answers
+        "database is locked" at once), so processes opening a new file together retry.
+        """
+        deadline = time.monotonic() + _SET_UP_TIMEOUT
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={self.synchronous}")
+                db.executescript(_SCHEMA)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)  # the journal's own thread, never the event loop
+            else:
+                return
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with self._lock:
@@ -543,25 +567,39 @@ class SqliteJournal:
         return out
 
     def _key_id(self, db: sqlite3.Connection, key: str, now: float, *, create: bool) -> int | None:
-        """The key's row id (inside a transaction), created if asked; touches it."""
-        found = self._key_ids.get(key)
-        if found is not None:
+        """The key's row id (inside a transaction), created if asked.
+
+        Its ``updated`` time is written at most once a minute (retention is days).
+        """
+        cached = self._key_ids.get(key)
+        if cached is not None:
+            found, touched_at = cached
+            if now - touched_at < _TOUCH_EVERY:
+                return found
             touched = db.execute("UPDATE keys SET updated = ? WHERE id = ?", (now, found))
             if touched.rowcount:
+                self._remember(key, found, now)
                 return found
             del self._key_ids[key]  # purged meanwhile (another process)
         row = db.execute("SELECT id FROM keys WHERE key = ?", (key,)).fetchone()
+        new_id: int | None = None
         if row is not None:
             db.execute("UPDATE keys SET updated = ? WHERE id = ?", (now, row[0]))
-            found = int(row[0])
+            new_id = int(row[0])
         elif create:
-            found = db.execute(
+            new_id = db.execute(
                 "INSERT INTO keys (key, fingerprint, created, updated) VALUES (?, NULL, ?, ?)",
                 (key, now, now),
             ).lastrowid
-        if found is not None:
-            self._key_ids[key] = found
-        return found
+        if new_id is not None:
+            self._remember(key, new_id, now)
+        return new_id
+
+    def _remember(self, key: str, key_id: int, now: float) -> None:
+        self._key_ids.pop(key, None)
+        self._key_ids[key] = (key_id, now)
+        if len(self._key_ids) > _KEYS_REMEMBERED:  # a web service uses a key a request
+            del self._key_ids[next(iter(self._key_ids))]
 
     # The journal.
 
@@ -605,15 +643,16 @@ class SqliteJournal:
                 )
                 key_id = self._key_id(db, key, now, create=True)
                 attempt = db.execute(
-                    "INSERT INTO attempts (key_id, owner, size) VALUES (?, ?, 0)", (key_id, owner)
+                    "INSERT INTO attempts (key_id, owner, size) VALUES (?, ?, ?)",
+                    (key_id, owner, len(phones)),
                 ).lastrowid
                 listed = json.dumps(phones)
                 inserted = db.execute(_INSERT_FRESH, (key_id, attempt, listed)).rowcount
                 claim = Claim(attempt=str(attempt))
                 if inserted == len(phones):  # the common case: all of them new
                     claim.fresh = phones
-                else:
-                    self._sort(db, claim, key_id, int(attempt or 0), phones, listed, now)
+                    return claim
+                self._sort(db, claim, key_id, int(attempt or 0), phones, listed, now)
                 db.execute("UPDATE attempts SET size = ? WHERE id = ?", (len(claim.fresh), attempt))
                 return claim
 
@@ -894,7 +933,9 @@ class MemoryJournal:
     What a client uses when ``key=`` is given without a journal. Forgotten when the
     process ends: it does not survive a crash and is not shared between processes
     (use :class:`SqliteJournal` or :class:`RedisJournal` for that). It holds every
-    journaled number in memory (about 150 bytes each) until :meth:`purge`.
+    journaled number in memory (about 150 bytes each) until its key expires: keys
+    past the retention are dropped when a send begins (at most once a minute) and by
+    :meth:`purge`.
 
     Every method finishes without awaiting anything, so each is atomic on its loop.
 
@@ -911,6 +952,7 @@ class MemoryJournal:
         self._clock = clock
         self._keys: dict[str, _MemoryKey] = {}
         self._owners: dict[str, float] = {}
+        self._purged_at = float("-inf")
 
     def __repr__(self) -> str:
         return f"MemoryJournal(keys={len(self._keys)})"
@@ -924,7 +966,11 @@ class MemoryJournal:
         return entry
 
     async def begin(self, key: str, fingerprint: str) -> None:
-        entry = self._key(key, self._clock())
+        now = self._clock()
+        if now - self._purged_at >= _TOUCH_EVERY:  # expired keys go, once a minute at most
+            self._purged_at = now
+            await self.purge()
+        entry = self._key(key, now)
         if entry.fingerprint is None:
             entry.fingerprint = fingerprint
         elif entry.fingerprint != fingerprint:
@@ -1039,6 +1085,9 @@ if fresh > 0 then
   redis.call('ZADD', index, now, KEYS[5])
   redis.call('PEXPIRE', entries, ttl)
   redis.call('PEXPIRE', meta, ttl)
+end
+if fresh == #ARGV - 4 then
+  return fresh  -- all of them new: no list to send back and parse
 end
 return out
 """
@@ -1188,6 +1237,9 @@ class RedisJournal:
             ),
         )
         claim = Claim()
+        if isinstance(answers, int):  # every number was new
+            claim.fresh = phones
+            return claim
         for phone, raw in zip(phones, answers, strict=True):
             value = raw.decode() if isinstance(raw, bytes) else str(raw)
             if not value:
@@ -1230,23 +1282,27 @@ class RedisJournal:
             "renew a lease", self.redis.hset(self._owners, owner, repr(self._clock() + lease))
         )
 
+    async def _scan(self, key: str) -> list[tuple[str, str]]:
+        """Every (phone, entry) of ``key``, read in pages of 1,000."""
+        from redis.exceptions import RedisError  # noqa: PLC0415 - redis is an optional extra
+
+        out: list[tuple[str, str]] = []
+        try:
+            async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
+                phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
+                out.append((phone, raw.decode() if isinstance(raw, bytes) else str(raw)))
+        except RedisError as exc:
+            raise JournalError(f"the Redis journal failed to read {key!r}: {exc}") from exc
+        return out
+
     async def load(self, key: str) -> SendResult:
         result = SendResult()
-        async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
-            phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
-            value = raw.decode() if isinstance(raw, bytes) else str(raw)
-            state = _STATE_OF.get(value[:1], _STARTED)
-            _load_entry(result, phone, state, value[1:])
+        for phone, value in await self._scan(key):
+            _load_entry(result, phone, _STATE_OF.get(value[:1], _STARTED), value[1:])
         return result
 
     async def started(self, key: str) -> dict[str, str]:
-        out: dict[str, str] = {}
-        async for raw_phone, raw in self.redis.hscan_iter(self._entries(key), count=1000):
-            value = raw.decode() if isinstance(raw, bytes) else str(raw)
-            if value[:1] == "s":
-                phone = raw_phone.decode() if isinstance(raw_phone, bytes) else str(raw_phone)
-                out[phone] = value[1:]
-        return out
+        return {phone: value[1:] for phone, value in await self._scan(key) if value[:1] == "s"}
 
     async def summary(self) -> list[KeySummary]:
         keys = await self._call("list keys", self.redis.zrevrange(self._index, 0, -1))

@@ -41,8 +41,10 @@ the first slot after those already granted, and waits at most about
 ``normal_horizon + interval`` (~0.34 s at 9/s). Going ahead spends one unit of a
 high budget kept in Redis for the token (``high_burst`` units, refilled at
 ``high_share`` of the cap, 10 % by default): normal traffic keeps at least 90 % of the
-cap whatever the high lane does. In a process, normal waiters queue locally and only
-the first asks Redis (the others do not poll); high requests go straight to Redis.
+cap while high requests are occasional. In a process, the waiters of each lane queue
+locally and only the first of each lane asks Redis (the others do not poll), so when
+the budget is spent the two lanes of every process meet Redis on equal terms and
+neither starves.
 
 Why Redis's clock: every reservation is computed on one clock, so host clocks that
 disagree, drift or step do not matter. The reply carries the wait and Redis's time;
@@ -381,7 +383,7 @@ class RedisLimiter:
         "_report_script",
         "_reporting",
         "_reserve",
-        "_turn",
+        "_turns",
         "_window_us",
         "high_share",
         "horizon",
@@ -446,7 +448,7 @@ class RedisLimiter:
         # Redis before the slot `rate` places later is granted (see the docstring).
         self._late_limit = max(margin / 2, _MIN_LATE_TOLERANCE, (period + margin - horizon) / 2)
         self._clock = _RedisClock()
-        self._turn = asyncio.Lock()
+        self._turns = {True: asyncio.Lock(), False: asyncio.Lock()}  # by lane: high?
         self._reporting: set[asyncio.Task[None]] = set()
         self.late_slots = 0
         self.reports = 0
@@ -585,13 +587,10 @@ class RedisLimiter:
 
     async def _take_slot(self, *, high: bool) -> _Grant | None:
         """Reserve a slot and sleep until it; ``None`` if it was reached too late."""
-        if high:
-            grant, asked, answered, redis_now = await self._reserve_slot(high=True)
-        else:
-            # One normal waiter per process asks Redis at a time: the others would
-            # only be told to come back later.
-            async with self._turn:
-                grant, asked, answered, redis_now = await self._reserve_slot(high=False)
+        # One waiter per lane and process asks Redis at a time: the others would only
+        # be told to come back later, and a lane with more askers would win more polls.
+        async with self._turns[high]:
+            grant, asked, answered, redis_now = await self._reserve_slot(high=high)
         if await self._wait_for(grant, asked, answered, redis_now):
             return grant
         return None
@@ -677,7 +676,9 @@ class RedisLimiter:
             # arrives after its own slot, so `period` from here is enough.
             wire -= self.margin
         if wire <= grant.redis_slot + self.margin / 4:
-            return  # on time: the slot's claim stands
+            # On time, within a quarter of the margin (the rest absorbs the jitter of
+            # the way to the gateway and of its clock): the slot's claim stands.
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - a permit used outside a loop
@@ -716,6 +717,7 @@ class RedisLimiter:
         """
         deadline = time.monotonic() + self.redis_timeout
         backoff = _RETRY_FIRST
+        first_failure: BaseException | None = None
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -724,11 +726,16 @@ class RedisLimiter:
             except _PERMANENT as exc:
                 raise self._failure(exc) from exc
             except (*_TRANSIENT, TimeoutError) as exc:
-                pause = backoff * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
-                if time.monotonic() + pause >= deadline:
-                    raise self._failure(exc) from exc
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    # Name what kept failing, not the timeout of the last short try.
+                    cause = first_failure if isinstance(exc, TimeoutError) else exc
+                    raise self._failure(cause or exc) from exc
+                first_failure = first_failure or exc
                 _log.debug("Redis at %s failed (%r); retrying", self._address, exc)
-                await asyncio.sleep(pause)
+                # The last try is made at the deadline, with what time is left.
+                pause = backoff * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
+                await asyncio.sleep(min(pause, remaining))
                 backoff = min(backoff * 2, _RETRY_MAX)
             except RedisError as exc:
                 raise self._failure(exc) from exc

@@ -13,7 +13,7 @@ import pytest
 
 from smsclub_async import LocalLimiter, SmsClub
 from smsclub_async._limiter import Priority
-from smsclub_async.gateways import limiter_for_token
+from smsclub_async.gateways import BothLimiter, ConcurrencyLimiter, limiter_for_token
 from smsclub_async.sandbox import Sandbox, SandboxConfig, serve
 
 from .conftest import fake_clock
@@ -141,7 +141,8 @@ async def test_clients_asking_9_and_8_on_one_token_never_exceed_8_together() -> 
     token = f"nine-and-eight-{uuid.uuid4().hex}"
     sandbox = Sandbox(SandboxConfig(rate_limit=8, balance=Decimal(10**6)))
     async with (
-        serve(sandbox) as server, SmsClub(token=token, base_url=server.url, rate_limit=9) as nine,
+        serve(sandbox) as server,
+        SmsClub(token=token, base_url=server.url, rate_limit=9) as nine,
         SmsClub(token=token, base_url=server.url, rate_limit=8) as eight,
     ):
         assert nine.limiter is eight.limiter
@@ -313,3 +314,53 @@ def test_an_unknown_priority_is_refused() -> None:
     """Only "high" and "normal" are lanes."""
     with pytest.raises(ValueError, match="priority"):
         asyncio.run(LocalLimiter(9).acquire(priority="urgent"))  # type: ignore[arg-type]
+
+
+async def test_the_in_flight_cap_serves_a_high_waiter_first_within_its_share() -> None:
+    """ConcurrencyLimiter: a freed slot goes to a high waiter ahead of earlier normal
+    ones, but at most once in HIGH_TURNS hand-overs while both lanes wait."""
+    limiter = ConcurrencyLimiter(1)
+    held = await limiter.acquire()
+    order: list[str] = []
+
+    async def wait(name: str, priority: Priority) -> None:
+        permit = await limiter.acquire(priority=priority)
+        order.append(name)
+        await asyncio.sleep(0)
+        permit.done()
+
+    tasks = [asyncio.create_task(wait(f"n{i}", "normal")) for i in range(3)]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(wait(f"h{i}", "high")) for i in range(2)]
+    await asyncio.sleep(0)
+    held.done()
+    await asyncio.gather(*tasks)
+    # h0 jumps the queue; h1 may not jump again within ten hand-overs.
+    assert order == ["h0", "n0", "n1", "n2", "h1"]
+
+
+async def test_both_limiter_passes_the_priority_and_forwards_ready() -> None:
+    """BothLimiter hands "high" to each limiter and awaits ready() of permits that have it."""
+    seen: list[str] = []
+
+    class ReadyPermit:
+        async def ready(self) -> None:
+            seen.append("ready")
+
+        def sent(self) -> None:
+            seen.append("sent")
+
+        def done(self) -> None:
+            seen.append("done")
+
+    class Recording:
+        async def acquire(self, *, priority: Priority = "normal") -> ReadyPermit:
+            seen.append(priority)
+            return ReadyPermit()
+
+    both = BothLimiter(ConcurrencyLimiter(2), Recording())
+    permit = await both.acquire(priority="high")
+    await permit.ready()  # type: ignore[attr-defined]
+    permit.sent()
+    permit.done()
+    assert seen == ["high", "ready", "sent", "done"]

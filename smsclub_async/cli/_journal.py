@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperCommand
 
 from ..journal import JournalError, KeySummary, SqliteJournal
 from ._errors import CliError
@@ -126,10 +127,13 @@ def open_journal(
         return None
     if key is not None and not key.strip():
         raise CliError("--key must not be empty")
-    if not hasattr(client, "journal"):
-        raise CliError(f"--journal is not available for {type(client).__name__}")
     journal = SqliteJournal(path)
-    client.journal = journal  # checked just above
+    try:
+        if not hasattr(client, "journal"):
+            raise AttributeError("journal")  # noqa: TRY301 - one message for both
+        client.journal = journal  # the client reads it when a send with a key begins
+    except AttributeError:
+        raise CliError(f"--journal is not available for {type(client).__name__}") from None
     chosen = (
         key.strip() if key else derive_key(gateway=gateway, sender=sender, recipients=recipients)
     )
@@ -137,6 +141,17 @@ def open_journal(
 
 
 # ------------------------------------------------------------------ smsclub journal ...
+
+
+class _Command(TyperCommand):
+    """Help with value names (``FILE``), not Python types, as the other commands."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from ._app import _plain_help  # noqa: PLC0415 - _app imports this module
+
+        _plain_help(self, ctx)
+        super().format_help(ctx, formatter)
+
 
 journal_app = typer.Typer(
     name="journal",
@@ -184,7 +199,17 @@ def summary_table(summaries: list[KeySummary]) -> Table:
     return table
 
 
-@journal_app.command("show")
+_EXAMPLES_SHOW = """Examples:
+  smsclub journal show sends.db
+  smsclub journal show sends.db --key cli-3f2a9c0d1e4b5a6f7c8d9e0f
+  smsclub --json journal show sends.db --key campaign-42 > outcomes.json"""
+
+_EXAMPLES_PURGE = """Examples:
+  smsclub journal purge sends.db
+  smsclub journal purge sends.db --older-than 30"""
+
+
+@journal_app.command("show", cls=_Command, epilog=_EXAMPLES_SHOW)
 def show(
     ctx: typer.Context,
     path: PathArgument,
@@ -235,7 +260,7 @@ async def _rows(path: Path, key: str) -> list[dict[str, str | None]]:
         return (await journal.load(key)).to_rows()
 
 
-@journal_app.command("purge")
+@journal_app.command("purge", cls=_Command, epilog=_EXAMPLES_PURGE)
 def purge(
     ctx: typer.Context,
     path: PathArgument,

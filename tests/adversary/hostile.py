@@ -170,6 +170,7 @@ class HostileServer:
         self.huge = huge
         self.seen: list[Seen] = []
         self.messages: list[tuple[str, str]] = []  # (key, phone) per accepted message
+        self.unreadable: set[str] = set()  # phones an odd shape left without a readable id
         self._next_id = itertools.count(1000)
         self._sends: set[tuple[str, bytes]] = set()  # identical send requests seen
         self._server: asyncio.Server | None = None
@@ -259,9 +260,9 @@ class HostileServer:
             # error/error_code, REX400's error/description), quoting the request.
             echo = _echo(seen).decode()
             status = int(fault[-3:])
-            body = {"name": "Unauthorized", "message": echo, "code": 0, "status": status}
-            body |= {"error": echo, "error_code": 2, "description": echo}
-            return await _answer(conn, writer, status, _json(body))
+            payload = {"name": "Unauthorized", "message": echo, "code": 0, "status": status}
+            payload |= {"error": echo, "error_code": 2, "description": echo}
+            return await _answer(conn, writer, status, _json(payload))
         status, body = self._process(seen)
         if fault == "echo_200":
             return await _answer(conn, writer, 200, _echo(seen), "text/html")
@@ -344,8 +345,10 @@ class HostileServer:
                 add_info = None
             elif shape == "info_null_value":
                 info[ids[0]] = None
+                self.unreadable.add(phones[0])
             elif shape == "info_true_value":
                 info[ids[0]] = True
+                self.unreadable.add(phones[0])
             return _json({"success_request": {"info": info, "add_info": add_info}})
         form = _form(seen)
         phones = [p.strip() for p in form.get("phones", "").split(",") if p.strip()]
@@ -358,6 +361,7 @@ class HostileServer:
             ]
             if shape == "phones_null_entry":
                 reports[0] = None
+                self.unreadable.add(phones[0])
             cnt: Any = self.huge if shape == "huge_cnt" else len(phones)
             answer = {"id": int(request_id), "cnt": cnt, "cost": "1.00", "balance": "9.00"}
             return _json({**answer, "phones": reports})
@@ -378,6 +382,7 @@ class HostileServer:
         ]
         if shape == "messages_null_entry":
             entries[0] = None
+            self.unreadable.add(phones[0])
         cnt_t = self.huge if shape == "huge_cnt" else str(len(phones))
         return _json({"id": request_id, "cnt": cnt_t, "messages": entries})
 

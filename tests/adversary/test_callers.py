@@ -342,6 +342,16 @@ def make(name: str, secret: Any, **options: Any) -> Any:
 CLEAR = (ValueError, ConfigurationError)
 
 
+def recording(sent: list[httpx.Request]) -> Any:
+    """A gateway that records each request it gets and answers 500."""
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    return gateway
+
+
 @pytest.mark.parametrize("secret", [b"SECRET-bytes", 123], ids=repr)
 @pytest.mark.parametrize("name", GATEWAY_NAMES)
 def test_a_token_or_password_that_is_not_text_is_refused_clearly(name: str, secret: Any) -> None:
@@ -350,7 +360,7 @@ def test_a_token_or_password_that_is_not_text_is_refused_clearly(name: str, secr
     sent: list[httpx.Request] = []
 
     async def scenario() -> None:
-        transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
+        transport = httpx.MockTransport(recording(sent))
         async with make(name, secret, transport=transport) as sms:
             await sms.send(["380501234567"], "x")
 
@@ -376,7 +386,7 @@ def test_a_bad_lifetime_is_refused_before_any_request(name: str, value: Any) -> 
     gateway = GATEWAYS[name]
 
     async def scenario() -> Any:
-        transport = httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(500))
+        transport = httpx.MockTransport(recording(sent))
         async with make(name, PASSWORD, transport=transport, send_retry=SEND_RETRY) as sms:
             try:
                 return await sms.send(

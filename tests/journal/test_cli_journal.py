@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from smsclub_async.cli._journal import derive_key, journal_app
+from smsclub_async.cli._errors import CliError
+from smsclub_async.cli._journal import derive_key, journal_app, open_journal
 from smsclub_async.journal import Outcome, SqliteJournal, new_owner
 
 PHONES = [f"38066{i:07d}" for i in range(60)]
@@ -106,3 +107,59 @@ def test_purge_drops_old_keys(tmp_path: Path) -> None:
     assert "1 key purged" in dropped.output
     shown = CliRunner().invoke(journal_app, ["show", str(tmp_path / "j.db")])
     assert "no keys recorded" in shown.output
+
+
+@pytest.mark.parametrize("command", ["show", "purge"])
+def test_help_names_values_not_python_types(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the other commands: ``FILE``, not ``<file>``; examples at the end."""
+    monkeypatch.setenv("COLUMNS", "200")
+    result = CliRunner().invoke(journal_app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "<" not in result.stdout
+    assert f"smsclub journal {command} sends.db" in result.stdout.split("Examples:")[1]
+
+
+def test_open_journal_attaches_a_sqlite_journal_and_picks_the_key(tmp_path: Path) -> None:
+    """``--journal`` sets the client's journal; the key is ``--key`` or derived."""
+
+    class Client:
+        journal = None
+
+    client = Client()
+    run = open_journal(
+        client, tmp_path / "j.db", None, gateway="smsclub", sender="Shop", recipients=[("1", "Hi")]
+    )
+    assert run is not None
+    assert client.journal is run.journal
+    assert run.send_options == {
+        "key": derive_key(gateway="smsclub", sender="Shop", recipients=[("1", "Hi")])
+    }
+    given = open_journal(
+        client, tmp_path / "j.db", " mine ", gateway="g", sender="s", recipients=[]
+    )
+    assert given is not None
+    assert given.key == "mine"
+    assert open_journal(client, None, None, gateway="g", sender="s", recipients=[]) is None
+
+
+@pytest.mark.parametrize(
+    ("client", "path", "key", "message"),
+    [
+        (object(), "j.db", None, "--journal is not available for object"),
+        (None, None, "k", "--key needs --journal"),
+        (None, "j.db", "  ", "--key must not be empty"),
+    ],
+)
+def test_open_journal_refuses(
+    tmp_path: Path, client: object, path: str | None, key: str | None, message: str
+) -> None:
+    """A client without a journal, a key without a journal, an empty key."""
+    with pytest.raises(CliError, match=message):
+        open_journal(
+            client,
+            None if path is None else tmp_path / path,
+            key,
+            gateway="g",
+            sender="s",
+            recipients=[],
+        )

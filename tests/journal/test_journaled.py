@@ -7,6 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from smsclub_async import SendResult
 from smsclub_async._phones import Chunk
@@ -17,11 +20,13 @@ from smsclub_async.journal import (
     JournalError,
     MemoryJournal,
     Outcome,
+    RedisJournal,
     SqliteJournal,
     journaled,
     new_owner,
 )
 from tests.conftest import fake_clock
+from tests.redis._redis_support import free_port
 
 PHONES = [f"38050{i:07d}" for i in range(8)]
 
@@ -289,3 +294,21 @@ async def test_over_sqlite(tmp_path: Path) -> None:
 def test_outcome_is_a_tuple() -> None:
     """Outcomes are plain named tuples."""
     assert Outcome("1", "sent", "x") == ("1", "sent", "x")
+
+
+async def test_a_redis_journal_that_cannot_be_reached_sends_nothing() -> None:
+    """Redis down at the claim: a JournalError on the result, no request made."""
+    client = redis.asyncio.Redis(
+        host="127.0.0.1", port=free_port(), socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        gateway = FakeGateway()
+        result = await journaled(gateway, journal=RedisJournal(client), key="k")(chunk(*PHONES[:2]))
+        assert gateway.chunks == []
+        assert isinstance(result.error, JournalError)
+        assert "claim numbers" in str(result.error)
+        assert set(result.failed) == set(PHONES[:2])
+        with pytest.raises(JournalError, match="failed to read"):
+            await RedisJournal(client).load("k")
+    finally:
+        await client.aclose()

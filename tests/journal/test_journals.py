@@ -7,10 +7,12 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from smsclub_async import ConfigurationError, SendResult
 from smsclub_async.journal import (
@@ -23,6 +25,7 @@ from smsclub_async.journal import (
     SqliteJournal,
     new_owner,
 )
+from tests.redis._redis_support import RedisServer
 
 from .conftest import Clock, JournalFactory
 
@@ -297,3 +300,42 @@ def test_journals_satisfy_the_protocol(tmp_path: Path) -> None:
     """Every journal class is a :class:`Journal`."""
     assert isinstance(MemoryJournal(), Journal)
     assert isinstance(SqliteJournal(tmp_path / "j.db"), Journal)
+
+
+@pytest.mark.redis
+async def test_redis_journal_reads_a_client_that_decodes_responses(
+    redis_server: RedisServer,
+) -> None:
+    """A ``decode_responses=True`` client (str replies) works the same."""
+    client = redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port, decode_responses=True)
+    try:
+        journal = RedisJournal(client, prefix=f"test:{uuid.uuid4().hex}:")
+        owner = new_owner()
+        await journal.begin("k", "fp")
+        claim = await journal.claim("k", PHONES[:2], owner=owner, lease=LEASE)
+        await journal.record(
+            "k",
+            [Outcome(PHONES[0], "sent", "id-0"), Outcome(PHONES[1], "failed", "no")],
+            owner=owner,
+        )
+        assert claim.fresh == PHONES[:2]
+        assert await journal.load("k") == SendResult(
+            sent={"id-0": PHONES[0]}, failed={PHONES[1]: "no"}
+        )
+        again = await journal.claim("k", PHONES[:2], owner=new_owner(), lease=LEASE)
+        assert (again.earlier.sent, again.fresh) == ({"id-0": PHONES[0]}, [PHONES[1]])
+        (summary,) = await journal.summary()
+        assert (summary.fingerprint, summary.sent, summary.started) == ("fp", 1, 1)
+        assert await journal.purge(older_than=timedelta(0)) == 1
+    finally:
+        await client.aclose()
+
+
+async def test_memory_journal_drops_expired_keys_when_a_send_begins(clock: Clock) -> None:
+    """A long-lived process keying each request does not keep them all forever."""
+    journal = MemoryJournal(retention=timedelta(hours=1), clock=clock)
+    await journal.begin("old", "fp")
+    await journal.claim("old", PHONES[:1], owner=new_owner(), lease=LEASE)
+    clock.advance(3601)
+    await journal.begin("new", "fp")
+    assert [s.key for s in await journal.summary()] == ["new"]

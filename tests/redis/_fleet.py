@@ -25,9 +25,10 @@ from typing import Any
 ROOT = Path(__file__).parents[2]
 
 WORKER = """
-import asyncio, json, sys, time
+import asyncio, json, os, sys, time
 
 async def main(options):
+    os.nice(options["nice"])
     from smsclub_async import SmsClub, SmsClubError
     from smsclub_async.redis import RedisLimiter
 
@@ -82,6 +83,7 @@ async def run_fleet(
     rate: int = 9,
     limiter_options: dict[str, Any] | None = None,
     lead: float = 0.3,
+    nice: int = 0,
     limit: float = 120.0,
 ) -> FleetRun:
     """Start ``processes`` workers, release them together, and collect their reports."""
@@ -100,6 +102,7 @@ async def run_fleet(
                 "rate": rate,
                 "phones": phones[index::processes],
                 "limiter": limiter_options or {},
+                "nice": nice,
             }
             workers.append(
                 await asyncio.create_subprocess_exec(

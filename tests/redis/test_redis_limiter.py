@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 
@@ -101,8 +100,8 @@ async def test_one_coroutine_is_paced_at_the_rate(make_limiter: LimiterFactory) 
     started = time.monotonic()
     [times] = await collect(limiter, 1, 50)
     assert times[0] - started < 0.05
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) > limiter.interval * 0.8
+    # Gaps between admissions may be shorter than the interval after a late wake-up
+    # (the slot stays where it was); the window is what must hold.
     assert densest_window(times) <= 40
     assert steady_rate(times, times[0], times[-1]) >= 0.95 * 40
 
@@ -160,7 +159,7 @@ async def test_a_slot_reached_a_little_late_is_used_and_reported(
     await asyncio.sleep(0.05)  # the report is sent in the background
     assert limiter.reports == 1
     claims = await redis_client.zrange(limiter.claims_key, 0, -1, withscores=True)
-    latest = max(score for _, score in claims)
+    latest = max(float(entry[1]) for entry in claims)
     # The claim is the wire time (about now on Redis's clock), not the slot 50 ms ago.
     assert abs(latest - (seconds * 1_000_000 + micros)) < 5_000
 
@@ -350,7 +349,7 @@ async def test_redis_restarted_mid_run_resumes_without_breaking_the_cap(
 
 
 class CountingLimiter:
-    """A fallback that admits at once and counts."""
+    """A fallback that admits at once and counts (written before lanes: no priority)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -379,7 +378,11 @@ async def test_fallback_is_used_while_redis_is_down_and_left_when_it_returns(
     fallback = CountingLimiter()
     caplog.set_level(logging.INFO, logger="smsclub_async.redis")
     async with RedisLimiter.from_url(
-        spare_redis_server.url, token=token, redis_timeout=0.2, horizon=0.2, fallback=fallback
+        spare_redis_server.url,
+        token=token,
+        redis_timeout=0.2,
+        horizon=0.2,
+        fallback=fallback,  # type: ignore[arg-type]  # a limiter from before lanes still works
     ) as limiter:
         for _ in range(3):
             await limiter.acquire()

@@ -22,12 +22,7 @@ from typing import Any, Literal
 import httpx
 
 from smsclub_async import RetryPolicy, SmsClub
-from smsclub_async.gateways import (
-    SMSC_SEND_RETRY,
-    SMSTELE_SEND_RETRY,
-    SmscClient,
-    SmsteleClient,
-)
+from smsclub_async.gateways import SmscClient, SmsteleClient
 from smsclub_async.sandbox import Faults, Sandbox, SandboxConfig, SandboxTransport
 from smsclub_async.sandbox.gateways import (
     GatewayTransport,
@@ -82,12 +77,13 @@ def record_of(emulator: Any, account: str) -> Record:
         messages = emulator.messages(account)
         return Record({m.id: m.phone for m in messages}, emulator.deliveries(account))
     if isinstance(emulator, SmscSandbox | SmsteleSandbox):
-        messages = [m for m in emulator.messages(account) if not m.hlr]
-        issued = {f"{m.id}:{m.phone}": m.phone for m in messages}
+        accepted = [m for m in emulator.messages(account) if not m.hlr]
+        issued = {f"{m.id}:{m.phone}": m.phone for m in accepted}
         return Record(issued, emulator.deliveries(account))
     record = getattr(emulator, "record", None)
     if callable(record):
-        return record(account)  # type: ignore[no-any-return]
+        found: Record = record(account)
+        return found
     raise TypeError(f"no record for {emulator!r}")
 
 
@@ -95,7 +91,8 @@ def aiohttp_transport() -> httpx.AsyncBaseTransport:
     """httpx-aiohttp's transport (the ``[aiohttp]`` extra)."""
     import httpx_aiohttp  # noqa: PLC0415 - optional extra
 
-    return httpx_aiohttp.AiohttpTransport()  # type: ignore[no-any-return]
+    transport: httpx.AsyncBaseTransport = httpx_aiohttp.AiohttpTransport()
+    return transport
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,7 +108,6 @@ class Gateway:
         duplicate_window: the gateway refuses a repeat of an identical send for a
             while (SMS Club 453, SMSC error 9), so a maybe-processed send may be
             retried; REX400 has no such rule, so its client never retries one.
-        send_retry: the client's default send policy (its window and safety margin).
         sender: a sender name the emulator accepts.
     """
 
@@ -120,7 +116,6 @@ class Gateway:
     length: int
     refused_prefix: str
     duplicate_window: bool
-    send_retry: RetryPolicy
     sender: str
 
     def __repr__(self) -> str:
@@ -198,7 +193,9 @@ class Gateway:
         """A client of ``account``: on ``emulator`` in process, or at ``base_url``.
 
         ``transport`` is "httpx" (the default transport), "aiohttp", or a transport.
-        ``send_retry`` is applied over this gateway's own window rules.
+        ``send_retry`` is applied over the client's own duplicate-window rules (its
+        default policy's ``duplicate_window`` and ``window_safety``), so a test's
+        attempts and waits never change what the gateway's window allows.
         """
         if transport == "aiohttp":
             transport = aiohttp_transport()
@@ -206,23 +203,25 @@ class Gateway:
             transport = None
         if emulator is not None:
             transport = self.in_process(emulator)
-        if send_retry is not None:
-            send_retry = dataclasses.replace(
-                send_retry,
-                duplicate_window=self.send_retry.duplicate_window,
-                window_safety=self.send_retry.window_safety,
-            )
-            options["send_retry"] = send_retry
         if base_url is not None:
             options["base_url"] = base_url
         if transport is not None:
             options["transport"] = transport
         options.setdefault("rate_limit", 1000)
         if self.name == "smsclub":
-            return SmsClub(token=account, **options)
-        if self.name == "smsc":
-            return SmscClient(account, PASSWORD, **options)
-        return SmsteleClient(account, PASSWORD, **options)
+            client: Any = SmsClub(token=account, **options)
+        elif self.name == "smsc":
+            client = SmscClient(account, PASSWORD, **options)
+        else:
+            client = SmsteleClient(account, PASSWORD, **options)
+        if send_retry is not None:
+            default = client.send_retry
+            client.send_retry = dataclasses.replace(
+                send_retry,
+                duplicate_window=default.duplicate_window,
+                window_safety=default.window_safety,
+            )
+        return client
 
 
 SMSCLUB = Gateway(
@@ -231,7 +230,6 @@ SMSCLUB = Gateway(
     length=12,
     refused_prefix="380",  # blacklisted in the sandbox by make_recipients
     duplicate_window=True,
-    send_retry=RetryPolicy(attempts=5),
     sender="VashZakaz",
 )
 SMSC = Gateway(
@@ -240,7 +238,6 @@ SMSC = Gateway(
     length=11,
     refused_prefix="7000",  # SmscConfig.undeliverable_prefixes: error 8 per number
     duplicate_window=True,
-    send_retry=SMSC_SEND_RETRY,
     sender="MyShop",
 )
 SMSTELE = Gateway(
@@ -249,7 +246,6 @@ SMSTELE = Gateway(
     length=11,
     refused_prefix="7999",  # no operator routes it: listed, not sent
     duplicate_window=False,
-    send_retry=SMSTELE_SEND_RETRY,
     sender="MyShop",
 )
 

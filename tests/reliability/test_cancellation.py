@@ -109,7 +109,8 @@ async def cancel_send_after(
 
     async def send() -> SendResult:
         try:
-            return await sms.send(phones, "cancel me", sender=sender)
+            result: SendResult = await sms.send(phones, "cancel me", sender=sender)
+            return result
         except asyncio.CancelledError as exc:
             caught["partial"] = getattr(exc, "partial", None)
             raise
@@ -195,7 +196,8 @@ async def _cancelled_twice(
 
     async def send() -> SendResult:
         try:
-            return await sms.send(phones, "cancel twice", sender=sender)
+            result: SendResult = await sms.send(phones, "cancel twice", sender=sender)
+            return result
         except asyncio.CancelledError as exc:
             caught["partial"] = getattr(exc, "partial", None)
             raise
@@ -405,7 +407,10 @@ async def _cancel_over_loopback(
 
             async def send() -> SendResult:
                 try:
-                    return await sms.send(people.raw, "loopback", sender=gateway.sender)
+                    result: SendResult = await sms.send(
+                        people.raw, "loopback", sender=gateway.sender
+                    )
+                    return result
                 except asyncio.CancelledError as exc:
                     caught["partial"] = getattr(exc, "partial", None)
                     raise
