@@ -49,21 +49,8 @@ async def _slow_server() -> tuple[asyncio.Server, str]:
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/report"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 13 item 2: the window is checked when the limiter grants a"
-                " slot; waiting for a pooled connection afterwards lands the retry outside"
-                " the window: delivered twice",
-            ),
-        )
-        for name in ("smsclub", "smsc")  # REX400 has no window: its client never retries
-    ],
-)
+# REX400 has no window: its client never retries a send that may have left.
+@pytest.mark.parametrize("name", ["smsclub", "smsc"])
 async def test_a_retry_waiting_for_a_pooled_connection_never_leaves_after_the_window(
     name: str,
 ) -> None:
