@@ -46,6 +46,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 
+from . import telemetry as _telemetry
 from ._accounting import interrupted, not_attempted
 from ._common import DEFAULT_MAX_CONCURRENCY, POOL_LIMITS, ClientState, SendStream
 from ._decipher import Decipher
@@ -171,6 +172,7 @@ class GatewayClient:
         self._pipeline: Pipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state = ClientState.UNOPENED
+        _telemetry.log_from_env()  # SMSCLUB_LOG, applied once per process
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -312,9 +314,12 @@ class GatewayClient:
         priority: Priority = "normal",
     ) -> bytes:
         """An idempotent request: the body of its accepted answer, or the error raised."""
-        return await self._open().call(
+        request = self._open().call(
             endpoint, payload, policy=self.retry, decipher=decipher, priority=priority
         )
+        if _telemetry._active is None:
+            return await request
+        return await _telemetry.observe_call(self, endpoint, request, lane=priority)
 
     async def _reads(
         self,
@@ -341,6 +346,15 @@ class GatewayClient:
         self, items: AsyncIterator[T], fetch: Callable[[T], Awaitable[StatusReport]]
     ) -> StatusReport:
         """Merge the reports of every chunk; an error carries the rest as ``partial``."""
+        if _telemetry._active is None:
+            return await self._merged(items, fetch)
+        return await _telemetry.observe_call(
+            self, None, self._merged(items, fetch), operation="status"
+        )
+
+    async def _merged(
+        self, items: AsyncIterator[T], fetch: Callable[[T], Awaitable[StatusReport]]
+    ) -> StatusReport:
         report = StatusReport()
         try:
             async with aclosing(self._reads(items, fetch)) as parts:
@@ -380,13 +394,12 @@ class GatewayClient:
         finite = is_finite_input(recipients)
         # The default lane: a call that fits in one request (a one-time code) is urgent.
         small = isinstance(recipients, str) or (finite and len(recipients) <= chunk_size)  # type: ignore[arg-type]
-        run = _SendRun(
-            self,
-            plan,
-            lane=_check_priority(priority) or ("high" if small else "normal"),
-            deadline=_deadline_seconds(deadline),
-        )
-        return SendStream(run.results(chunks, key=key, finite=finite), run.unclaimed)
+        lane: Priority = _check_priority(priority) or ("high" if small else "normal")
+        run = _SendRun(self, plan, lane=lane, deadline=_deadline_seconds(deadline))
+        results = run.results(chunks, key=key, finite=finite)
+        if _telemetry._active is not None:
+            results = _telemetry.observe_send(self, plan.endpoint, lane, results, run.unclaimed)
+        return SendStream(results, run.unclaimed)
 
     async def _journaled(
         self,

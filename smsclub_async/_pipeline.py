@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 import tenacity
 
+from . import telemetry as _telemetry
 from ._decipher import Decipher, Refusal
 from ._errors import (
     ClientClosedError,
@@ -400,12 +401,17 @@ class Pipeline:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             self.stats.retries += 1
             attempt = progress.last
+            if _telemetry._active is not None:
+                _telemetry._active.retried(endpoint)
             logger.info(
                 "retrying %s in %.2fs (attempt %d failed: %s)",
                 endpoint,
                 state.upcoming_sleep or 0.0,
                 state.attempt_number,
-                attempt.error if attempt and attempt.error else "retryable answer",
+                # An answer's text may quote a recipient's number: never log it whole.
+                _telemetry.mask_numbers(str(attempt.error))
+                if attempt and attempt.error
+                else "retryable answer",
             )
 
         async def one_attempt() -> _Attempt:
@@ -501,9 +507,12 @@ class Pipeline:
         priority: Priority,
     ) -> _Attempt:
         async with self._sockets:
-            return await self._attempt_on_a_connection(
+            attempt = self._attempt_on_a_connection(
                 endpoint, payload, progress, decipher, deadline, priority
             )
+            if _telemetry._active is None:
+                return await attempt
+            return await _telemetry.observe_attempt(self, endpoint, priority, progress, attempt)
 
     async def _attempt_on_a_connection(  # noqa: PLR0917
         self,
@@ -606,6 +615,9 @@ class Pipeline:
     ) -> tuple[Permit, float]:
         """A limiter slot and when it came (waiting for it failed: the gate is left)."""
         waited_from = self._clock()
+        watch = _telemetry._active  # None unless telemetry.instrument() was called
+        if watch is not None:
+            watch.queued(1, priority)
         try:
             if self._lanes and priority != "normal":
                 permit = await self._limiter.acquire(priority=priority)
@@ -614,8 +626,13 @@ class Pipeline:
         except BaseException:
             leave_gate()
             raise
+        finally:
+            if watch is not None:
+                watch.queued(-1, priority)
         started = self._clock()
         self.stats.limiter_wait += started - waited_from
+        if watch is not None:
+            watch.waited(started - waited_from, priority)
         return permit, started
 
     def _transport_failure(
