@@ -271,13 +271,14 @@ async def _acquire_from(limiter: RateLimiter, *, high: bool) -> Permit:
 class _Grant:
     """A slot reserved in Redis: its number, its Redis time, and where it falls locally."""
 
-    __slots__ = ("high", "redis_slot", "seq", "target")
+    __slots__ = ("claimed", "high", "redis_slot", "seq", "target")
 
     def __init__(self, seq: int, redis_slot: float, target: float, *, high: bool) -> None:
         self.seq = seq
         self.redis_slot = redis_slot
         self.target = target  # the latest local moment the slot can be
         self.high = high
+        self.claimed = redis_slot  # the slot's claim in Redis (moved by reports)
 
 
 class _RedisPermit:
@@ -661,11 +662,24 @@ class RedisLimiter:
         return False
 
     async def _ready(self, grant: _Grant) -> _Grant:
-        """The request is about to be written: keep the slot, or take a fresh one."""
+        """The request is about to be written: keep the slot, or take a fresh one.
+
+        A slot kept although late has its claim moved in Redis *before* the write (to
+        now, plus a quarter of the margin for the write itself), so that a process
+        that is descheduled right after writing cannot delay the report past the
+        moment the slot ``rate`` places later is granted.
+        """
         while not self._in_time(grant):
             taken = await self._take_slot(high=grant.high)
-            if taken is not None:
-                return taken
+            if taken is None:
+                continue
+            grant = taken
+        now = self._clock.latest_redis_time(time.monotonic())
+        if now > grant.claimed + self.margin / 4:
+            wire = now + self.margin / 4
+            self.reports += 1
+            await self._send_report(grant.seq, round(wire * SECOND_US))
+            grant.claimed = wire
         return grant
 
     def _report(self, grant: _Grant, local: float, *, answered: bool) -> None:
@@ -675,7 +689,7 @@ class RedisLimiter:
             # It reached the gateway before its answer came back; the next request
             # arrives after its own slot, so `period` from here is enough.
             wire -= self.margin
-        if wire <= grant.redis_slot + self.margin / 4:
+        if wire <= grant.claimed + self.margin / 4:
             # On time, within a quarter of the margin (the rest absorbs the jitter of
             # the way to the gateway and of its clock): the slot's claim stands.
             return
@@ -684,6 +698,7 @@ class RedisLimiter:
         except RuntimeError:  # pragma: no cover - a permit used outside a loop
             return
         self.reports += 1
+        grant.claimed = wire
         task = loop.create_task(self._send_report(grant.seq, round(wire * SECOND_US)))
         self._reporting.add(task)
         task.add_done_callback(self._reporting.discard)

@@ -79,31 +79,30 @@ async def test_a_high_request_in_another_process_goes_ahead_of_a_saturating_camp
 
 
 async def test_a_high_request_without_budget_waits_like_a_normal_one(
-    redis_server: RedisServer, token: str
+    redis_server: RedisServer, redis_client: redis.asyncio.Redis, token: str
 ) -> None:
-    """With a budget of one unit and no refill, the second high request cannot jump.
-
-    (The budget is the token's, in Redis: every limiter of the token has the same
-    high settings.)"""
-    campaign = await make(redis_server, token, high_burst=1, high_share=0.0)
-    otp = await make(redis_server, token, high_burst=1, high_share=0.0)
-    bulk: list[float] = []
-    until = time.monotonic() + 2.0
-    task = asyncio.create_task(saturate(campaign, until, bulk, 10))
+    """The schedule is full 0.3 s ahead (beyond the normal horizon, within the high
+    one). With a budget of one unit and no refill, a first high request is granted its
+    slot at once (spending the unit); a second is turned away like a normal one, and
+    so is a normal one."""
+    limiter = await make(redis_server, token, high_burst=1, high_share=0.0)
     try:
-        await asyncio.sleep(0.3)
-        first = time.monotonic()
-        await otp.acquire(priority="high")
-        first = time.monotonic() - first
-        await otp.acquire(priority="high")  # served too: no unit, but no starvation
-        await task
+        seconds, micros = await redis_client.time()
+        now_us = seconds * 1_000_000 + micros
+        await redis_client.hset(limiter.key, mapping={"tat": str(now_us + 300_000)})
+        assert limiter.normal_horizon < 0.3 < limiter.horizon
+        first = await limiter._call_script(high=True)
+        assert first[0]  # reserved: it went ahead
+        assert await _budget(redis_server, limiter) == 0
+        second = await limiter._call_script(high=True)
+        normal = await limiter._call_script(high=False)
+        assert not second[0]
+        assert not normal[0]
+        # Both are told to come back when the next slot enters the normal horizon.
+        assert abs(second[1] - normal[1]) < 5_000
     finally:
-        for limiter in (campaign, otp):
-            await limiter.aclose()
-            await limiter._client.aclose()
-    assert first <= campaign.normal_horizon + campaign.interval + 0.03
-    # The first spent the only unit; the second found none, so it could not jump.
-    assert await _budget(redis_server, campaign) == 0
+        await limiter.aclose()
+        await limiter._client.aclose()
 
 
 async def _budget(server: RedisServer, limiter: RedisLimiter) -> float:
@@ -168,6 +167,30 @@ async def test_ready_keeps_a_fresh_slot_and_replaces_a_stale_one(
         assert repr(stale) != before  # it holds another slot now
         stale.sent()
         stale.done()
+    finally:
+        await limiter.aclose()
+        await limiter._client.aclose()
+
+
+async def test_ready_claims_a_late_write_in_redis_before_it_happens(
+    redis_server: RedisServer, token: str
+) -> None:
+    """A slot reached 60 ms late (within the limit): ready() moves its claim in Redis
+    before returning, so the report does not depend on the process after the write."""
+    limiter = await make(redis_server, token)
+    try:
+        permit = await limiter.acquire()
+        await asyncio.sleep(0.06)  # a cold connection, say
+        async with redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port) as client:
+            await permit.ready()  # type: ignore[attr-defined]
+            assert limiter.reports == 1  # awaited: in Redis already
+            permit.sent()  # written at once: nothing more to report
+            permit.done()
+            assert limiter.reports == 1
+            claims = await client.zrange(limiter.claims_key, 0, -1, withscores=True)
+            seconds, micros = await client.time()
+        latest = max(float(entry[1]) for entry in claims)
+        assert abs(latest - (seconds * 1_000_000 + micros)) < 10_000  # about now
     finally:
         await limiter.aclose()
         await limiter._client.aclose()
