@@ -57,7 +57,9 @@ connections), a waiter reads Redis's ``TIME`` again during its wait.
 :meth:`ready` (optional in the pipeline): awaited when the request holds a connection
 and is about to be written. If that moment is more than ``(window - horizon) / 2``
 after the slot, the slot is forfeited and a new one taken there, on the connection
-already open; otherwise it returns at once.
+already open. If it is late but usable (a cold connection), the claim is moved in
+Redis *before* the write, so a process descheduled right after writing cannot delay
+the report. On time, it returns at once without asking Redis.
 
 Guards:
 
