@@ -8,6 +8,7 @@ was exported.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -554,3 +555,48 @@ async def test_the_opentelemetry_recipe_exports_to_the_console() -> None:
     assert phone not in printed
     assert TEXT not in printed
     assert [m.phone for m in sandbox.messages()] == [phone]
+
+
+class _Permit:
+    def sent(self) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+class GateLimiter:
+    """A limiter that admits nobody until the test opens it."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.asked = asyncio.Event()
+
+    async def acquire(self) -> _Permit:
+        self.asked.set()
+        await self.open.wait()
+        return _Permit()
+
+
+async def test_requests_waiting_for_a_slot_show_in_the_queue_depth(signals: Signals) -> None:
+    """While the limiter holds a request, the queue gauge reads 1; then 0 again."""
+    limiter = GateLimiter()
+    async with SmsClub(
+        token=account(), transport=SandboxTransport(Sandbox()), limiter=limiter
+    ) as sms:
+        balance = asyncio.create_task(sms.balance())
+        await limiter.asked.wait()
+        where = {"smsclub.gateway": "smsclub", "smsclub.lane": "normal"}
+        assert signals.total("smsclub.limiter.queue", **where) == 1
+        assert signals.calls() == []  # the call is still running
+        limiter.open.set()
+        await balance
+    assert signals.total("smsclub.limiter.queue", **where) == 0
+    [wait] = signals.points()["smsclub.limiter.wait"]
+    assert wait.count == 1
+    [call] = signals.calls()
+    [attempt] = signals.attempts()
+    assert call.attributes is not None
+    assert attempt.attributes is not None
+    assert call.attributes["smsclub.limiter_wait"] == attempt.attributes["smsclub.limiter_wait"]
+    assert call.attributes["smsclub.limiter_wait"] == pytest.approx(wait.sum)
