@@ -537,7 +537,8 @@ async def observe_attempt(
         span.set_status(telemetry.error_status(_describe(exc)))
         raise
     else:
-        _attempt_ended(telemetry, span, call, result, endpoint, host, record.waited, began)
+        where = (endpoint, host, port)
+        _attempt_ended(telemetry, span, call, result, where, record.waited, began)
         return result
     finally:
         telemetry.context.detach(context_token)
@@ -551,11 +552,11 @@ def _attempt_ended(  # noqa: PLR0917
     span: Any,
     call: _Call | None,
     result: _Attempt,
-    endpoint: str,
-    host: str,
+    where: tuple[str, str, int],
     waited: float,
     began: float,
 ) -> None:
+    endpoint, host, port = where
     status = result.status_code
     error = result.error
     if result.kind.value == "ok":
@@ -580,11 +581,15 @@ def _attempt_ended(  # noqa: PLR0917
     gateway = call.gateway if call is not None else "unknown"
     if call is not None:
         call.requests += 1
-    where = {"smsclub.gateway": gateway, "smsclub.endpoint": endpoint}
-    telemetry.requests.add(1, {**where, "smsclub.outcome": outcome})
+    labels = {"smsclub.gateway": gateway, "smsclub.endpoint": endpoint}
+    telemetry.requests.add(1, {**labels, "smsclub.outcome": outcome})
     if isinstance(error, RateLimitedError):
-        telemetry.rate_limited.add(1, where)
-    duration: dict[str, Any] = {"http.request.method": "POST", "server.address": host}
+        telemetry.rate_limited.add(1, labels)
+    duration: dict[str, Any] = {
+        "http.request.method": "POST",
+        "server.address": host,
+        "server.port": port,
+    }
     if status is not None:
         duration["http.response.status_code"] = status
     if error is not None:

@@ -600,3 +600,40 @@ async def test_requests_waiting_for_a_slot_show_in_the_queue_depth(signals: Sign
     assert attempt.attributes is not None
     assert call.attributes["smsclub.limiter_wait"] == attempt.attributes["smsclub.limiter_wait"]
     assert call.attributes["smsclub.limiter_wait"] == pytest.approx(wait.sum)
+
+
+class HeldTransport(httpx.AsyncBaseTransport):
+    """Holds every request until cancelled."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.arrived.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_cancelled_send_ends_its_spans_cleanly(
+    signals: Signals, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelling a send mid-request ends the call and attempt spans (error.type
+    CancelledError), with the recipient unknown, and no context error is logged."""
+    transport = HeldTransport()
+    async with SmsClub(token=account(), transport=transport) as sms:
+        send = asyncio.create_task(sms.send(["380989361131"], TEXT, sender="VashZakaz"))
+        await transport.arrived.wait()
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await send
+    partial = raised.value.partial  # type: ignore[attr-defined]
+    assert list(partial.unknown) == ["380989361131"]
+    [call] = signals.calls()
+    [attempt] = signals.attempts()
+    assert call.attributes is not None
+    assert attempt.attributes is not None
+    assert call.attributes["error.type"] == "CancelledError"
+    assert call.attributes["smsclub.unknown"] == 1
+    assert attempt.attributes["error.type"] == "CancelledError"
+    assert signals.total("smsclub.recipients", **{"smsclub.outcome": "unknown"}) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
