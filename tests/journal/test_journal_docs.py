@@ -1,8 +1,8 @@
 """The journal's README sections and docs page: their code at least compiles.
 
-They are ``py`` blocks, which ``tests/test_readme.py`` does not run: they need the
-client's ``journal=``/``key=``. Once those exist, the README's resuming example is
-also run here against a loopback sandbox.
+The web example is a ``py`` block (a server, not a script), which
+``tests/test_readme.py`` does not run. The resuming example is run there once; here
+it is run twice against one sandbox, the second run sending nothing.
 """
 
 from __future__ import annotations
