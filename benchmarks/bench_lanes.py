@@ -58,7 +58,7 @@ def code_sender(
     """How this run sends one code at high priority (see the module docstring)."""
 
     async def with_send(phone: str) -> None:
-        await sms.send(phone, "Your code: 1234", sender=h.SENDER, priority="high")  # type: ignore[call-arg]
+        await sms.send(phone, "Your code: 1234", sender=h.SENDER, priority="high")
 
     async def with_limiter(phone: str) -> None:
         permit = await limiter.acquire(priority="high")
