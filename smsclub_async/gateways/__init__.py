@@ -15,7 +15,7 @@ Example:
 """
 
 from .._common import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT
-from .._limiter import limiter_for_token
+from .._limiter import Priority, limiter_for_token
 from .._phones import normalize_phone
 from .._pipeline import Stats
 from .._results import SenderRegistration
@@ -74,6 +74,7 @@ __all__ = [
     "ConcurrencyLimiter",
     "HlrResult",
     "MessageRefs",
+    "Priority",
     "SenderRegistration",
     "SenderState",
     "SmsClub",
