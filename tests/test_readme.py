@@ -106,15 +106,7 @@ async def test_streaming_example_shows_why_sends_stop(tmp_path: Path) -> None:
     assert "Not enough money" in output
 
 
-# The engine's part of issue 17: an empty question gets an empty answer. Until it is
-# in, wait_for_final({}) raises ValueError and these are expected to fail.
-EMPTY_ANSWER = pytest.mark.xfail(
-    reason="wait_for_final({}) raises ValueError until the engine returns an empty report",
-    strict=False,
-)
-
-
-@EMPTY_ANSWER
+# Issue 17: nothing sent means nothing to ask: wait_for_final({}) is an empty report.
 async def test_first_snippet_runs_twice_within_the_duplicate_window(tmp_path: Path) -> None:
     """The second run gets 453 for both phones (nothing sent, nothing to wait for)
     and must still finish cleanly."""
@@ -126,7 +118,6 @@ async def test_first_snippet_runs_twice_within_the_duplicate_window(tmp_path: Pa
     assert "{}" in output  # result.sent is empty the second time
 
 
-@EMPTY_ANSWER
 async def test_first_snippet_runs_with_an_empty_balance(tmp_path: Path) -> None:
     sandbox = Sandbox(SandboxConfig(balance=Decimal("0")))
     code, output = await run_block(FIRST, tmp_path, sandbox)
