@@ -54,8 +54,9 @@ instrument                       kind          attributes
                                                gateway's own "too many" codes)
 ``smsclub.retries``              counter       gateway, endpoint
 ``smsclub.limiter.wait``         histogram (s) gateway, lane
-``smsclub.limiter.queue``        up-down       gateway, lane: requests waiting for
-                                 counter       a limiter slot now
+``smsclub.limiter.queue``        observable    gateway, lane: requests waiting for
+                                 up-down       a limiter slot (read when the
+                                 counter       metrics are collected)
 ``smsclub.recipients``           counter       gateway, endpoint, ``smsclub.outcome``
                                                (``sent``, ``failed``, ``unknown``)
 ``http.client.request.duration`` histogram (s) method, server, status code, error
@@ -240,6 +241,7 @@ class _Telemetry:
 
     def __init__(self, tracer_provider: Any, meter_provider: Any) -> None:
         from opentelemetry import context, metrics, trace  # noqa: PLC0415 - optional extra
+        from opentelemetry.metrics import Observation  # noqa: PLC0415
         from opentelemetry.trace import SpanKind, Status, StatusCode  # noqa: PLC0415
 
         self.context = context
@@ -262,8 +264,14 @@ class _Telemetry:
         self.recipients = meter.create_counter(
             "smsclub.recipients", unit="{recipient}", description="send outcomes by recipient"
         )
-        self.queue = meter.create_up_down_counter(
-            "smsclub.limiter.queue", unit="{request}", description="requests waiting for a slot"
+        # Read when the metrics are collected: no instrument call per request.
+        self._waiting: dict[tuple[str, str], int] = {}
+        self._observation = Observation
+        meter.create_observable_up_down_counter(
+            "smsclub.limiter.queue",
+            callbacks=[self._observe_queue],
+            unit="{request}",
+            description="requests waiting for a rate-limiter slot",
         )
         self.wait = _histogram(
             meter, "smsclub.limiter.wait", "time waited for a rate-limiter slot", _WAIT_BUCKETS
@@ -290,7 +298,16 @@ class _Telemetry:
     # -- the limiter (Pipeline._slot)
 
     def queued(self, change: int, lane: str) -> None:
-        self.queue.add(change, {"smsclub.gateway": _gateway_now(), "smsclub.lane": lane})
+        key = (_gateway_now(), lane)
+        self._waiting[key] = self._waiting.get(key, 0) + change
+
+    def _observe_queue(self, options: Any) -> list[Any]:
+        # Called from the metric reader's thread: copy first (one C-level step).
+        waiting = list(self._waiting.items())
+        return [
+            self._observation(number, {"smsclub.gateway": gateway, "smsclub.lane": lane})
+            for (gateway, lane), number in waiting
+        ]
 
     def waited(self, seconds: float, lane: str) -> None:
         self.wait.record(seconds, {"smsclub.gateway": _gateway_now(), "smsclub.lane": lane})
@@ -381,16 +398,19 @@ class _Call:
     def end(self) -> None:
         span = self.span
         if span.is_recording():
-            span.set_attribute("smsclub.requests", self.requests)
-            span.set_attribute("smsclub.retries", self.retries)
-            span.set_attribute("smsclub.limiter_wait", self.waited)
+            attributes: dict[str, Any] = {
+                "smsclub.requests": self.requests,
+                "smsclub.retries": self.retries,
+                "smsclub.limiter_wait": self.waited,
+            }
             if self.is_send:
-                span.set_attribute("smsclub.recipients", self.sent + self.failed + self.unknown)
-                span.set_attribute("smsclub.sent", self.sent)
-                span.set_attribute("smsclub.failed", self.failed)
-                span.set_attribute("smsclub.unknown", self.unknown)
+                attributes["smsclub.recipients"] = self.sent + self.failed + self.unknown
+                attributes["smsclub.sent"] = self.sent
+                attributes["smsclub.failed"] = self.failed
+                attributes["smsclub.unknown"] = self.unknown
             if self.messages is not None:
-                span.set_attribute("smsclub.messages", self.messages)
+                attributes["smsclub.messages"] = self.messages
+            span.set_attributes(attributes)
             if self.error is not None:
                 span.set_attribute("error.type", type(self.error).__name__)
                 span.set_status(self.telemetry.error_status(_describe(self.error)))
@@ -533,7 +553,9 @@ async def observe_attempt(
     try:
         result = await attempt
     except BaseException as exc:
-        span.set_attribute("error.type", type(exc).__name__)
+        span.set_attributes(
+            {"error.type": type(exc).__name__, "smsclub.limiter_wait": record.waited}
+        )
         span.set_status(telemetry.error_status(_describe(exc)))
         raise
     else:
@@ -543,7 +565,6 @@ async def observe_attempt(
     finally:
         telemetry.context.detach(context_token)
         _ATTEMPT.reset(record_token)
-        span.set_attribute("smsclub.limiter_wait", record.waited)
         span.end()
 
 
@@ -567,15 +588,19 @@ def _attempt_ended(  # noqa: PLR0917
         outcome = "transport_error"
     else:
         outcome = "not_sent"
-    span.set_attribute("smsclub.outcome", outcome)
-    span.set_attribute("smsclub.maybe_processed", bool(result.processed_maybe))
+    attributes: dict[str, Any] = {
+        "smsclub.outcome": outcome,
+        "smsclub.maybe_processed": bool(result.processed_maybe),
+        "smsclub.limiter_wait": waited,
+    }
     if status is not None:
-        span.set_attribute("http.response.status_code", status)
+        attributes["http.response.status_code"] = status
     if result.refusal is not None and result.refusal.retry_after is not None:
-        span.set_attribute("smsclub.retry_after", float(result.refusal.retry_after))
+        attributes["smsclub.retry_after"] = float(result.refusal.retry_after)
     if error is not None:
-        span.set_attribute("error.type", type(error).__name__)
+        attributes["error.type"] = type(error).__name__
         span.set_status(telemetry.error_status(_describe(error)))
+    span.set_attributes(attributes)
     if outcome == "not_sent":
         return
     gateway = call.gateway if call is not None else "unknown"
