@@ -77,6 +77,7 @@ touched. DEBUG shows one line per HTTP attempt, INFO one per retry.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -482,8 +483,9 @@ async def observe_send(
     """
     telemetry = _active
     if telemetry is None:  # turned off between the call and its first step
-        async for result in results:
-            yield result
+        async with contextlib.aclosing(results):
+            async for result in results:
+                yield result
         return
     call = _Call(telemetry, _gateway_of(client), "send", endpoint, lane, is_send=True)
     try:

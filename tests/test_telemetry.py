@@ -637,3 +637,40 @@ async def test_a_cancelled_send_ends_its_spans_cleanly(
     assert attempt.attributes["error.type"] == "CancelledError"
     assert signals.total("smsclub.recipients", **{"smsclub.outcome": "unknown"}) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_send_stream_closed_early_ends_its_span_with_what_it_did(
+    signals: Signals,
+) -> None:
+    """Breaking out of send_iter ends the call span; results that finished but were
+    never yielded still count (they are what the send did)."""
+    gateway = GATEWAYS["smsclub"]
+    emulator = gateway.emulator()
+    phones = [gateway.number(n) for n in range(300)]
+    name = account()
+    async with gateway.client(name, emulator=emulator) as sms:
+        stream = sms.send_iter(phones, TEXT, sender=gateway.sender)
+        async with stream:
+            async for _ in stream:
+                break
+        unclaimed = sum(len(part.sent) for part in stream.unclaimed)
+    [call] = signals.calls()
+    assert call.attributes is not None
+    assert call.attributes["smsclub.sent"] == 100 + unclaimed
+    assert call.attributes["smsclub.sent"] == len(emulator.messages(name))
+    assert signals.total("smsclub.recipients", **{"smsclub.outcome": "sent"}) == 100 + unclaimed
+
+
+@pytest.mark.parametrize("gateway", list(GATEWAYS.values()), ids=repr)
+async def test_a_stream_made_while_on_and_run_after_uninstrument_makes_no_span(
+    gateway: Gateway, signals: Signals
+) -> None:
+    """The switch is read when the send starts: no half-made span, the send works."""
+    name = account()
+    async with gateway.client(name, emulator=gateway.emulator()) as sms:
+        stream = sms.send_iter([gateway.number(6)], TEXT, sender=gateway.sender)
+        telemetry.uninstrument()
+        async with stream:
+            parts = [part async for part in stream]
+    assert sum(len(part.sent) for part in parts) == 1
+    assert signals.finished() == []
