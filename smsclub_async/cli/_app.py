@@ -38,6 +38,7 @@ from ._gateways import (
     open_personalized,
     open_smsclub,
 )
+from ._journal import JournalOption, KeyOption, journal_app, open_journal
 from ._output import (
     Output,
     balance_document,
@@ -589,6 +590,8 @@ def send(
     wait: WaitOption = False,
     timeout: TimeoutOption = 600.0,
     interval: IntervalOption = 2.0,
+    journal: JournalOption = None,
+    key: KeyOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Send one message to one or many numbers, with a progress bar and a summary."""
@@ -613,12 +616,28 @@ def send(
         raise CliError("no valid recipients")
     name = _require_sender(sender)
     client = open_client(settings)
+    run = open_journal(
+        client,
+        journal,
+        key,
+        gateway=settings.gateway,
+        sender=name,
+        recipients=((phone, message) for phone in recipients.phones),
+    )
+    keyed = {} if run is None else run.send_options
+    if run is not None:
+        run.note(output)
     _send_and_report(
         settings,
         output,
         client=client,
         start=lambda: client.send_iter(
-            recipients.phones, message, sender=name, lifetime=lifetime, max_parts=max_parts
+            recipients.phones,
+            message,
+            sender=name,
+            lifetime=lifetime,
+            max_parts=max_parts,
+            **keyed,
         ),
         phones=recipients.phones,
         invalid=recipients.invalid,
@@ -651,6 +670,8 @@ def send_personalized(
     wait: WaitOption = False,
     timeout: TimeoutOption = 600.0,
     interval: IntervalOption = 2.0,
+    journal: JournalOption = None,
+    key: KeyOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Send each recipient its own text, from a CSV file of phone,message rows."""
@@ -682,12 +703,27 @@ def send_personalized(
     name = _require_sender(sender)
     client = open_personalized(settings)
     phones = list(table.messages)
+    run = open_journal(
+        client,
+        journal,
+        key,
+        gateway=settings.gateway,
+        sender=name,
+        recipients=table.messages.items(),
+    )
+    keyed = {} if run is None else run.send_options
+    if run is not None:
+        run.note(output)
     _send_and_report(
         settings,
         output,
         client=client,
         start=lambda: client.send_personalized_iter(
-            list(table.messages.items()), sender=name, lifetime=lifetime, max_parts=max_parts
+            list(table.messages.items()),
+            sender=name,
+            lifetime=lifetime,
+            max_parts=max_parts,
+            **keyed,
         ),
         phones=phones,
         invalid=table.invalid,
@@ -965,6 +1001,9 @@ def demo(
         Output(settings.json), recipients=recipients, seed=seed, delivery_delay=delivery_delay
     )
     _exit(code)
+
+
+app.add_typer(journal_app, name="journal")
 
 
 def main(args: Sequence[str] | None = None) -> None:
