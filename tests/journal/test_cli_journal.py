@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from smsclub_async.cli._app import app
 from smsclub_async.cli._errors import CliError
 from smsclub_async.cli._journal import derive_key, journal_app, open_journal
 from smsclub_async.journal import Outcome, SqliteJournal, new_owner
@@ -163,3 +164,30 @@ def test_open_journal_refuses(
             sender="s",
             recipients=[],
         )
+
+
+def test_send_with_a_journal_twice_sends_once(tmp_path: Path) -> None:
+    """``smsclub send --journal``: the second run sends nothing and prints the same result."""
+    runner = CliRunner()
+    argv = ["--sandbox", "--json", "send", *PHONES[:30], "-m", "Hi", "-s", "VashZakaz"]
+    argv += ["--journal", str(tmp_path / "sends.db")]
+    first = runner.invoke(app, argv, catch_exceptions=False)
+    again = runner.invoke(app, argv, catch_exceptions=False)
+    one, two = json.loads(first.stdout), json.loads(again.stdout)
+    assert len(one["sent"]) == 30
+    assert two["sent"] == one["sent"]  # a fresh sandbox each run: nothing was sent again
+    assert two["summary"]["requests"] == 0
+    assert "run the same command again to resume" in first.stderr
+    shown = runner.invoke(app, ["journal", "show", str(tmp_path / "sends.db"), "--json"])
+    (key,) = json.loads(shown.stdout)["keys"]
+    assert key["key"].startswith("cli-")
+    assert key["sent"] == 30
+
+
+def test_a_key_without_a_journal_is_a_usage_error() -> None:
+    """``--key`` alone is refused with one line and exit code 2."""
+    result = CliRunner().invoke(
+        app, ["--sandbox", "send", PHONES[0], "-m", "Hi", "-s", "VashZakaz", "--key", "k"]
+    )
+    assert result.exit_code == 2
+    assert "--key needs --journal FILE" in result.stderr
