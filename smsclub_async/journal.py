@@ -80,6 +80,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar, r
 from ._errors import ConfigurationError, SmsClubError
 from ._phones import Chunk
 from ._results import SendResult
+from .telemetry import mask_numbers
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -1552,10 +1553,12 @@ async def _record(journal: Journal, key: str, claim: Claim, result: SendResult, 
         pass  # the write goes on; the result is returned either way
     except JournalError as exc:
         # The numbers stay "started": a later call reports them unknown, never resends.
+        # Ids of SMSC and REX400 are "<id>:<phone>", and a key may hold a number:
+        # masked, as every signal of the library is (telemetry.mask_numbers).
         _log.error(
             "journal key %r: could not record the outcome of %d numbers (ids %s): %s",
-            key,
+            mask_numbers(key),
             len(phones),
-            list(result.sent),
+            mask_numbers(", ".join(result.sent)),
             exc,
         )

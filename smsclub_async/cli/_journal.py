@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from ..journal import JournalError, KeySummary, SqliteJournal
 from ._errors import CliError
@@ -153,8 +153,19 @@ class _Command(TyperCommand):
         super().format_help(ctx, formatter)
 
 
+class _JournalGroup(TyperGroup):
+    """The ``journal`` group: its help shows value names, not Python types."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from ._app import _plain_help  # noqa: PLC0415 - _app imports this module
+
+        _plain_help(self, ctx)
+        super().format_help(ctx, formatter)
+
+
 journal_app = typer.Typer(
     name="journal",
+    cls=_JournalGroup,
     help="Look into a send journal (smsclub send --journal FILE).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
