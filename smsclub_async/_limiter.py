@@ -247,7 +247,19 @@ class _Waiter:
 
 
 def _call_soon(waiter: _Waiter) -> None:
-    """Wake a waiter from any thread; a loop closed under it has nobody to wake."""
+    """Wake a waiter from any thread; a loop closed under it has nobody to wake.
+
+    On the waiter's own loop the future is resolved directly (its callbacks are
+    scheduled with a plain ``call_soon``): ``call_soon_threadsafe`` would write a
+    byte to the loop's self-pipe, a system call and an extra wake-up per request.
+    """
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is waiter.loop:
+        waiter.wake()
+        return
     with contextlib.suppress(RuntimeError):
         waiter.loop.call_soon_threadsafe(waiter.wake)
 
