@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from smsclub_async import LocalLimiter, SmsClub
-from smsclub_async._limiter import Priority
+from smsclub_async._limiter import _MAX_PREDICTED_LAG, Priority
 from smsclub_async.gateways import BothLimiter, ConcurrencyLimiter, limiter_for_token
 from smsclub_async.sandbox import Sandbox, SandboxConfig, serve
 
@@ -183,7 +183,9 @@ def test_shared_across_event_loops_in_sequence() -> None:
     asyncio.run(burst(3))
     asyncio.run(burst(1))  # a fresh loop, as in the next Celery task
     assert len(times) == 4
-    assert times[3] - times[0] >= limiter.window - 0.002
+    # The 4th may be admitted up to the predicted admission-to-wire lag early (it
+    # will reach the wire that much later); nothing else may shorten the window.
+    assert times[3] - times[0] >= limiter.window - _MAX_PREDICTED_LAG
 
 
 # --- lanes ---------------------------------------------------------------------
