@@ -584,24 +584,24 @@ class _SendRun:
         self, chunks: AsyncGenerator[Chunk, None], *, key: str | None, finite: bool
     ) -> AsyncGenerator[SendResult, None]:
         """The chunks' results as they finish; then the error that stopped the send."""
-        self._pipeline = self._client._open()
-        if self._deadline is not None:
-            self._not_after = asyncio.get_running_loop().time() + self._deadline
-        worker: Callable[[Chunk], Awaitable[SendResult]] = self.send_chunk
-        if key is not None:
-            worker = await self._client._journaled(self.send_chunk, key, self._plan)
         source = _Guarded(chunks)
         fatal: SmsClubError | None = None
-        parts = fan_out(
-            source,
-            worker,
-            limit=self._client.max_concurrency,
-            stop_after=lambda r: isinstance(r.error, _FATAL),
-            leftovers=self.unclaimed,
-        )
-        # aclosing: stopping this stream must stop the requests at once, not when
-        # the event loop finalises the generator.
         try:
+            self._pipeline = self._client._open()
+            if self._deadline is not None:
+                self._not_after = asyncio.get_running_loop().time() + self._deadline
+            worker: Callable[[Chunk], Awaitable[SendResult]] = self.send_chunk
+            if key is not None:
+                worker = await self._client._journaled(self.send_chunk, key, self._plan)
+            parts = fan_out(
+                source,
+                worker,
+                limit=self._client.max_concurrency,
+                stop_after=lambda r: isinstance(r.error, _FATAL),
+                leftovers=self.unclaimed,
+            )
+            # aclosing: stopping this stream must stop the requests at once, not when
+            # the event loop finalises the generator.
             async with aclosing(parts):
                 async for result in parts:
                     if isinstance(result.error, _FATAL):
@@ -613,6 +613,7 @@ class _SendRun:
                 async for chunk in chunks:
                     yield not_attempted(self._empty(chunk), chunk, why)
         finally:
+            # Closed whatever ended the send (a refused key, a closed client too).
             await chunks.aclose()
         if source.leftover is not None:
             why = "the recipients' source raised before this number's request was made"

@@ -3,10 +3,13 @@ field at fault, odd accepted answers, numbers out of any sane range."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import respx
 
 from smsclub_async import DecodeError, SmsClub, ValidationError
+from smsclub_async.errors import JournalConflictError
 
 PHONES = ["380989361131", "380989361130"]
 
@@ -46,3 +49,26 @@ async def test_an_absurd_balance_is_a_decode_error_at_once(
         async with SmsClub(token=token) as sms:
             with pytest.raises(DecodeError, match="money is not a number"):
                 await sms.balance()
+
+
+async def test_a_key_reused_for_another_text_sends_and_reads_nothing(
+    gateway: respx.MockRouter, token: str
+) -> None:
+    """The same key with another text: JournalConflictError before any request and
+    before a single number is read from the caller's source."""
+    route = gateway.post("/sms/send").respond(
+        json={"success_request": {"info": {"1": "380989361131"}}}
+    )
+    read: list[str] = []
+
+    def numbers(call: str) -> Iterator[str]:
+        read.append(call)
+        yield "380989361131"
+
+    async with SmsClub(token=token) as sms:
+        await sms.send(numbers("first"), "first", sender="Shop", key="k-1")
+        calls = route.call_count
+        with pytest.raises(JournalConflictError):
+            await sms.send(numbers("second"), "another text", sender="Shop", key="k-1")
+    assert route.call_count == calls == 1
+    assert read == ["first"]
