@@ -337,3 +337,39 @@ def log(args: argparse.Namespace, message: str) -> None:
 def ok(value: bool) -> str:
     """A goal's verdict for tables."""
     return "met" if value else "NOT met"
+
+
+def run_workers(
+    script: str, options: Sequence[dict[str, Any]], *, timeout: float
+) -> list[dict[str, Any]]:
+    """Start ``script --worker JSON`` once per options, wait until every worker says
+    ``ready``, release them all at the same moment, and return each one's last JSON
+    line (workers still running after ``timeout`` seconds are killed)."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, script, "--worker", json.dumps(option)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for option in options
+    ]
+    try:
+        for process in workers:
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != "ready":
+                raise SystemExit("a worker failed to start")
+        start = time.monotonic() + 0.3
+        for process in workers:
+            assert process.stdin is not None
+            process.stdin.write(f"{start}\n")
+            process.stdin.flush()
+        outputs = [process.communicate(timeout=timeout)[0] for process in workers]
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    return [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -70,7 +69,7 @@ def run_processes(
     """One run: ``requests`` requests of 100 split over ``processes`` cold workers."""
     token = h.unique_token(f"fleet-{processes}p")
     numbers = list(h.phones(requests * h.PER_REQUEST))
-    workers = []
+    workers: list[dict[str, Any]] = []
     for index in range(processes):
         options = {
             "redis": url,
@@ -79,32 +78,9 @@ def run_processes(
             "base_url": sandbox.url,
             "phones": numbers[index::processes],
         }
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, __file__, "--worker", json.dumps(options)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                cwd=h.ROOT,
-            )
-        )
-    try:
-        for process in workers:
-            assert process.stdout is not None
-            if process.stdout.readline().strip() != "ready":
-                raise SystemExit("a worker failed to start")
-        start = time.monotonic() + 0.3
-        for process in workers:
-            assert process.stdin is not None
-            process.stdin.write(f"{start}\n")
-            process.stdin.flush()
-        outputs = [process.communicate(timeout=requests / rate * 3 + 60)[0] for process in workers]
-    finally:
-        for process in workers:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    return token, [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+        workers.append(options)
+    timeout = requests / rate * 3 + 60
+    return token, h.run_workers(__file__, workers, timeout=timeout)
 
 
 def share(times: list[float], rate: int) -> float:
