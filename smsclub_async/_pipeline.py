@@ -539,7 +539,7 @@ class Pipeline:
         progress.traced = progress.started = progress.written = False
         progress.in_flight = True
         cap = _AnswerCap(self._answer_timeout)
-        trace = _tracer(progress, permit, leave_gate, deadline, clock, cap.shorten)
+        trace = _tracer(progress, permit, leave_gate, deadline, clock, cap.shorten, self.stats)
         try:
             status, headers, body = await self._round_trip(url, payload, trace, cap)
         except TimeoutError:
@@ -697,6 +697,7 @@ def _tracer(  # noqa: PLR0917
     deadline: float | None,
     clock: Callable[[], float],
     written: Callable[[float], None],
+    stats: Stats,
 ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
     """The httpcore trace hook of one attempt: it records what left, and when.
 
@@ -710,7 +711,9 @@ def _tracer(  # noqa: PLR0917
         leave_gate()  # it holds a connection now (or is opening one)
         if event in _HEADERS_STARTED:
             if ready is not None:
-                await ready()
+                waited_from = clock()
+                await ready()  # the limiter may hold the write back: that is its wait too
+                stats.limiter_wait += clock() - waited_from
             if deadline is not None and clock() >= deadline:
                 raise _TooLate
             progress.started = True
