@@ -60,7 +60,7 @@ from ._errors import (
     SourceError,
 )
 from ._fanout import fan_out
-from ._limiter import RateLimiter
+from ._limiter import RateLimiter, check_priority
 from ._phones import Chunk, SourceFailure
 from ._pipeline import Outcome, Pipeline, Priority, Progress, Stats
 from ._results import SendResult, StatusReport
@@ -73,7 +73,6 @@ R = TypeVar("R", bound=SendResult)
 T = TypeVar("T")
 U = TypeVar("U")
 
-_PRIORITIES = ("high", "normal")
 # Errors after which no further chunk of a send is started.
 _FATAL = (AuthenticationError, ClientClosedError)
 
@@ -394,7 +393,10 @@ class GatewayClient:
         finite = is_finite_input(recipients)
         # The default lane: a call that fits in one request (a one-time code) is urgent.
         small = isinstance(recipients, str) or (finite and len(recipients) <= chunk_size)  # type: ignore[arg-type]
-        lane: Priority = _check_priority(priority) or ("high" if small else "normal")
+        if priority is None:
+            lane: Priority = "high" if small else "normal"
+        else:
+            lane = "high" if check_priority(priority) else "normal"
         run = _SendRun(self, plan, lane=lane, deadline=_deadline_seconds(deadline))
         results = run.results(chunks, key=key, finite=finite)
         if _telemetry._active is not None:
@@ -665,14 +667,6 @@ class _Guarded(AsyncIterator[Chunk]):
 
     async def aclose(self) -> None:
         """Left open: the stream's owner closes the chunks (it may read the rest first)."""
-
-
-def _check_priority(priority: object) -> Priority | None:
-    if priority is None:
-        return None
-    if priority not in _PRIORITIES:
-        raise ValueError(f"priority must be 'high' or 'normal', got {priority!r}")
-    return priority  # type: ignore[return-value]
 
 
 def _deadline_seconds(deadline: object) -> float | None:

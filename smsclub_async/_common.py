@@ -25,6 +25,8 @@ __all__ = [
     "check_chunk_size",
     "check_lifetime",
     "check_max_parts",
+    "check_messages",
+    "check_phones",
     "check_secret",
     "check_text",
     "default_sender",
@@ -170,6 +172,30 @@ class SendStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def check_phones(phones: Phones) -> Phones:
+    """Refuse no recipients at all before any request (a stream is checked as it runs)."""
+    if isinstance(phones, Iterable) and not isinstance(phones, str | bytes):
+        return nonempty(phones, "phones")
+    if isinstance(phones, str) and not phones.strip():
+        raise ValueError("phones must name at least one recipient")
+    return phones
+
+
+def check_messages(messages: PersonalMessages, max_parts: int | None) -> PersonalMessages:
+    """Refuse, before any request, no pairs at all, and a bad text of a mapping (already
+    in memory); a stream's bad text fails only its own phone, later."""
+    if isinstance(messages, Mapping):
+        if not messages:
+            raise ValueError("messages must hold at least one (phone, text) pair")
+        for text in messages.values():
+            check_text(text, "every message")
+            check_max_parts(text, max_parts)
+        return messages
+    if isinstance(messages, Iterable) and not isinstance(messages, str | bytes):
+        return nonempty(messages, "messages")
+    return messages  # chunk_messages refuses anything else at once
 
 
 def nonempty(items: Iterable[Any], what: str) -> Iterable[Any]:

@@ -436,8 +436,6 @@ class Pipeline:
                     progress.last.error,
                     progress.last.refusal,
                 )
-                progress.last = attempt
-                return attempt
             progress.last = attempt
             return attempt
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,10 +39,11 @@ from .._common import (
     check_chunk_size,
     check_lifetime,
     check_max_parts,
+    check_messages,
+    check_phones,
     check_secret,
     check_text,
     default_sender,
-    nonempty,
     too_many_parts,
 )
 from .._decipher import Decipher, Refusal, http_refusal
@@ -497,10 +498,7 @@ class SmscClient(GatewayClient):
         priority: Priority | None,
         deadline: float | timedelta | datetime | None,
     ) -> SendStream:
-        if isinstance(phones, Iterable) and not isinstance(phones, str):
-            phones = nonempty(phones, "phones")
-        elif isinstance(phones, str) and not phones.strip():
-            raise ValueError("phones must name at least one recipient")
+        phones = check_phones(phones)
 
         def build(chunk: Chunk) -> bytes:
             return self._body({**params, "phones": ",".join(chunk.phones)})
@@ -592,15 +590,7 @@ class SmscClient(GatewayClient):
             message_id=message_id,
             extra=None,
         )
-        if isinstance(messages, Mapping):
-            # Already in memory: a bad text is refused before any request.
-            if not messages:
-                raise ValueError("messages must hold at least one (phone, text) pair")
-            for text in messages.values():
-                check_text(text, "every message")
-                check_max_parts(text, max_parts)
-        elif isinstance(messages, Iterable) and not isinstance(messages, str | bytes):
-            messages = nonempty(messages, "messages")
+        messages = check_messages(messages, max_parts)
 
         def build(chunk: Chunk) -> bytes:
             return self._body({**params, "list": _list_param(chunk)})

@@ -9,7 +9,7 @@ may already have gone out is retried only inside it).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -27,10 +27,11 @@ from .._common import (
     check_base_url,
     check_lifetime,
     check_max_parts,
+    check_messages,
+    check_phones,
     check_secret,
     check_text,
     default_sender,
-    nonempty,
     too_many_parts,
 )
 from .._decipher import Refusal, http_refusal
@@ -466,10 +467,7 @@ class SmsClub(GatewayClient):
             or not 0 <= integration_id < 2**63
         ):
             raise ValueError(f"integration_id must be a whole number, got {integration_id!r}")
-        if isinstance(phones, Iterable) and not isinstance(phones, str | bytes):
-            phones = nonempty(phones, "phones")
-        elif isinstance(phones, str) and not phones.strip():
-            raise ValueError("phones must name at least one recipient")
+        phones = check_phones(phones)
 
         def build(chunk: Chunk) -> bytes:
             return encode(
@@ -515,16 +513,7 @@ class SmsClub(GatewayClient):
         src = self._sender(sender)
         check_lifetime(lifetime)
         check_max_parts("x", max_parts)
-        if isinstance(messages, Mapping):
-            # Already in memory: a bad text is refused before any request.
-            if not messages:
-                raise ValueError("messages must hold at least one (phone, text) pair")
-            for text in messages.values():
-                check_text(text, "every message")
-                check_max_parts(text, max_parts)
-        elif isinstance(messages, Iterable) and not isinstance(messages, str | bytes):
-            messages = nonempty(messages, "messages")
-        # chunk_messages refuses anything else at once, before any request.
+        messages = check_messages(messages, max_parts)
 
         def build(chunk: Chunk) -> bytes:
             entries = [

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, NoReturn
 
@@ -39,10 +39,10 @@ from .._common import (
     check_chunk_size,
     check_lifetime,
     check_max_parts,
+    check_phones,
     check_secret,
     check_text,
     default_sender,
-    nonempty,
 )
 from .._decipher import Decipher, Refusal, http_refusal
 from .._decoding import WireDecodeError, decode, to_code, to_count
@@ -500,10 +500,7 @@ class SmsteleClient(GatewayClient):
         request_id = check_text(message_id, "message_id") if message_id is not None else _new_id()
         params = {**params, "id": request_id}
         form_body(params, encoding=charset)  # a text the charset cannot encode fails here
-        if isinstance(phones, Iterable) and not isinstance(phones, str):
-            phones = nonempty(phones, "phones")
-        elif isinstance(phones, str) and not phones.strip():
-            raise ValueError("phones must name at least one recipient")
+        phones = check_phones(phones)
 
         def build(chunk: Chunk) -> bytes:
             return form_body({**params, "phones": ",".join(chunk.phones)}, encoding=charset)
