@@ -72,3 +72,17 @@ async def test_a_key_reused_for_another_text_sends_and_reads_nothing(
             await sms.send(numbers("second"), "another text", sender="Shop", key="k-1")
     assert route.call_count == calls == 1
     assert read == ["first"]
+
+
+async def test_an_unhashable_value_in_info_costs_only_its_entry(
+    gateway: respx.MockRouter, token: str
+) -> None:
+    """``info`` with a list where a number should be: the other id is kept, the phone
+    the list stood for is ``unknown`` (found by the fuzz test, a TypeError before)."""
+    gateway.post("/sms/send").respond(
+        json={"success_request": {"info": {"1": PHONES[0], "2": [PHONES[1]]}}}
+    )
+    async with SmsClub(token=token) as sms:
+        result = await sms.send(PHONES, "Hi", sender="Shop")
+    assert result.sent == {"1": PHONES[0]}
+    assert set(result.unknown) == {PHONES[1]}

@@ -161,10 +161,15 @@ def account_send(chunk: Chunk, outcome: Outcome, *, endpoint: str) -> SendResult
         return unreadable(result, chunk, endpoint=endpoint, body=outcome.body, problem=str(exc))
     info = answer.info if isinstance(answer.info, dict) else {}
     add_info = answer.add_info if isinstance(answer.add_info, dict) else {}
-    if not add_info and len(info) == len(chunk.phones) and set(info.values()) == set(chunk.phones):
-        # The usual answer, every number echoed once exactly as sent: C-speed checks.
-        result.sent.update(info)
-        return result
+    if not add_info and len(info) == len(chunk.phones):
+        try:
+            echoed_exactly = set(info.values()) == set(chunk.phones)
+        except TypeError:  # an unhashable value (a list, an object): read entry by entry
+            echoed_exactly = False
+        if echoed_exactly:
+            # The usual answer, every number echoed once exactly as sent: C-speed checks.
+            result.sent.update(info)
+            return result
     index = PhoneIndex(chunk.phones)
     idless: list[str] = []
     for message_id, returned in info.items():
