@@ -381,10 +381,10 @@ class GatewayClient:
 
         No chunk task ever raises (cancellation and our own errors become results),
         so the results of the others are never dropped. Requests already on the wire
-        when something stops the send (an authentication error, the caller's own
-        iterator raising) finish and are accounted for; chunks read but never sent
-        are reported ``failed`` ("not sent"), and so is the rest of a finite input
-        (a list, a dict) after an authentication error.
+        when something stops the send (an authentication error, ``aclose()``, the
+        caller's own iterator raising) finish and are accounted for; chunks read but
+        never sent are reported ``failed`` ("not sent"), and so is the rest of a
+        finite input (a list, a dict) after an authentication error or ``aclose()``.
         """
         if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > 200):
             raise ValueError(

@@ -17,7 +17,7 @@ or disagrees with itself, both readings are handled:
 * Example 2 sends to 4 numbers, "2 of them bad", yet every entry carries
   ``status`` and ``error`` ``"-99"``; only the top-level ``cnt`` (2) and the empty
   ``operator`` of the bad ones tell them apart. ``-99`` is read as "no error
-  code"; see ``smstele.interpret_send`` for how such a recipient is reported.
+  code"; see ``smstele.account_send`` for how such a recipient is reported.
 * The status example's body ends ``]`` without the closing ``}``; the decoder
   closes brackets a body leaves open. Example 1's request id
   (``custom-messageid-test-21``) differs from its answer's
