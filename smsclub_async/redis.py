@@ -743,6 +743,12 @@ class RedisLimiter:
             except _PERMANENT as exc:
                 raise self._failure(exc) from exc
             except (*_TRANSIENT, TimeoutError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Our caller was cancelled as the call timed out: the timeout must
+                    # not swallow that (Python 3.11's asyncio.timeout can), or a
+                    # cancelled acquire() would go on asking Redis.
+                    raise asyncio.CancelledError from exc
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     # Name what kept failing, not the timeout of the last short try.

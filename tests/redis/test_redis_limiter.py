@@ -302,13 +302,17 @@ async def test_redis_restarted_mid_run_resumes_without_breaking_the_cap(
     """
     server = spare_redis_server
     await asyncio.to_thread(server.start)
-    rate, horizon = 20, 0.5
+    rate, horizon, redis_timeout = 20, 0.5, 0.5
     times: list[float] = []
     errors: list[LimiterError] = []
     restarted_at = 0.0
 
+    stop = asyncio.Event()
+
     async def run(limiter: RedisLimiter) -> None:
-        while True:
+        # Until told to stop, not only until cancelled: a loop that catches
+        # LimiterError must not outlive the test if a cancellation were lost.
+        while not stop.is_set():
             try:
                 await limiter.acquire()
             except LimiterError as error:
@@ -324,7 +328,7 @@ async def test_redis_restarted_mid_run_resumes_without_breaking_the_cap(
             await asyncio.sleep(0.02)
 
     async with RedisLimiter.from_url(
-        server.url, token=token, rate=rate, horizon=horizon, redis_timeout=0.5
+        server.url, token=token, rate=rate, horizon=horizon, redis_timeout=redis_timeout
     ) as limiter:
         tasks = [asyncio.create_task(run(limiter)) for _ in range(8)]
         try:
@@ -335,9 +339,11 @@ async def test_redis_restarted_mid_run_resumes_without_breaking_the_cap(
             restarted_at = time.monotonic()
             await admitted(25, restarted_at, within=horizon + 1 + 3)
         finally:
+            stop.set()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            _, stuck = await asyncio.wait(tasks, timeout=redis_timeout * 4)
+            assert not stuck, f"{len(stuck)} acquire() loops ignored their cancellation"
 
     after = [t for t in times if t > restarted_at]
     assert after[0] - restarted_at < horizon + 1 + 0.5
