@@ -1,0 +1,236 @@
+"""journaled(): a chunk sender whose every number goes through a journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from .._phones import Chunk
+from .._results import SendResult
+from ..telemetry import mask_numbers
+
+if TYPE_CHECKING:
+    pass
+
+from ._model import (
+    DEFAULT_LEASE,
+    DEFAULT_POLL,
+    INTERRUPTED,
+    Claim,
+    Journal,
+    JournalError,
+    _log,
+    _seconds,
+    new_owner,
+    outcomes_of,
+)
+
+# ---------------------------------------------------------------- the wrapper
+
+SendChunk = Callable[[Chunk], Awaitable[SendResult]]
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+class _Lease:
+    """One owner's heartbeat, running while it has chunks in flight."""
+
+    __slots__ = ("_in_flight", "_task", "journal", "lease", "owner")
+
+    def __init__(self, journal: Journal, owner: str, lease: float) -> None:
+        self.journal = journal
+        self.owner = owner
+        self.lease = lease
+        self._in_flight = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def enter(self) -> None:
+        self._in_flight += 1
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._beat())
+
+    def exit(self) -> None:
+        self._in_flight -= 1
+        if not self._in_flight and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self.journal.heartbeat(self.owner, self.lease)
+            except JournalError:
+                _log.warning("could not renew the journal lease of %s", self.owner, exc_info=True)
+
+
+def _sub_chunk(chunk: Chunk, phones: list[str], *, rejected: bool) -> Chunk:
+    messages: list[str] = []
+    if chunk.messages:
+        text = dict(zip(chunk.phones, chunk.messages, strict=False))
+        messages = [text[p] for p in phones]
+    return Chunk(
+        phones=phones,
+        messages=messages,
+        rejected=dict(chunk.rejected) if rejected else {},
+        index=chunk.index,
+    )
+
+
+_HELD_ELSEWHERE = "maybe sent: another call with the same key was sending it"
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _keep(journal_write: Awaitable[None]) -> asyncio.Future[None]:
+    """Run a journal write to its end even if the caller is cancelled meanwhile."""
+    task = asyncio.ensure_future(journal_write)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return task
+
+
+def journaled(
+    send_chunk: SendChunk,
+    *,
+    journal: Journal,
+    key: str,
+    owner: str | None = None,
+    lease: timedelta | float = DEFAULT_LEASE,
+    poll: float = DEFAULT_POLL,
+) -> SendChunk:
+    """Wrap a chunk sender so that every number goes through ``journal`` under ``key``.
+
+    For each chunk: claim its numbers (start marks on disk before anything is sent),
+    send only the freshly claimed ones (a sub-chunk, with their personalised
+    messages), record their outcomes as soon as the answer is back, and return the
+    chunk's combined result: earlier outcomes, :data:`INTERRUPTED` numbers in
+    ``unknown``, numbers another live call was sending (waited for, ``poll`` seconds
+    between looks), and what was sent now. Numbers refused before any request pass
+    through as ``failed``. Like ``send_chunk``, the wrapper never raises: a journal
+    failure before the request leaves the chunk's numbers ``failed`` (nothing was
+    sent) with ``error`` set to the :class:`JournalError`.
+
+    Call :meth:`Journal.begin` for ``key`` first (the client does).
+
+    Args:
+        send_chunk: sends one chunk and never raises.
+        journal: where the marks go.
+        key: the send's key.
+        owner: the name of this call's claims (:func:`new_owner` by default).
+        lease: how long this call stays alive without a heartbeat.
+        poll: seconds between looks at numbers another live call is sending.
+    """
+    lease_s = _seconds(lease)
+    me = owner or new_owner()
+    heart = _Lease(journal, me, lease_s)
+
+    async def send(chunk: Chunk) -> SendResult:
+        if not chunk.phones:
+            return await send_chunk(chunk)
+        combined = SendResult()
+        fresh_results: list[SendResult] = []
+        pending = list(dict.fromkeys(chunk.phones))
+        first = True
+        heart.enter()
+        try:
+            while pending:
+                try:
+                    claim = await _claim(journal, key, pending, me, lease_s)
+                except JournalError as exc:
+                    combined.failed.update(
+                        dict.fromkeys(pending, f"not sent: the journal failed: {exc}")
+                    )
+                    combined.error = exc
+                    break
+                except asyncio.CancelledError:
+                    combined.failed.update(
+                        dict.fromkeys(pending, "not sent: cancelled before sending")
+                    )
+                    break
+                combined.merge(claim.earlier)
+                combined.unknown.update(dict.fromkeys(claim.interrupted, INTERRUPTED))
+                if claim.fresh:
+                    if first and len(claim.fresh) == len(chunk.phones):
+                        sub = chunk  # the common case: all of it is new
+                    else:
+                        sub = _sub_chunk(chunk, claim.fresh, rejected=first)
+                    first = False
+                    result = await send_chunk(sub)
+                    fresh_results.append(result)
+                    await _record(journal, key, claim, result, me)
+                pending = claim.held
+                if pending and _cancelling():
+                    # send_chunk turns a cancellation into a result: stop waiting too.
+                    combined.unknown.update(dict.fromkeys(pending, _HELD_ELSEWHERE))
+                    break
+                if pending:
+                    try:
+                        await asyncio.sleep(poll)
+                    except asyncio.CancelledError:
+                        combined.unknown.update(dict.fromkeys(pending, _HELD_ELSEWHERE))
+                        break
+        finally:
+            heart.exit()
+        if first and chunk.rejected:
+            combined.failed.update(chunk.rejected)
+        return _combine(combined, fresh_results)
+
+    return send
+
+
+def _combine(earlier: SendResult, fresh: list[SendResult]) -> SendResult:
+    """A chunk's result: what the journal knew, then what was sent now (its type kept)."""
+    if not fresh:
+        return earlier
+    if len(fresh) == 1 and not earlier.recipients and earlier.error is None:
+        return fresh[0]  # nothing from before: the sender's result as it is
+    total = type(fresh[0])()
+    total.merge(earlier)
+    for result in fresh:
+        total.merge(result)
+    return total
+
+
+async def _claim(journal: Journal, key: str, phones: list[str], owner: str, lease: float) -> Claim:
+    """Claim; if cancelled meanwhile, give back what the claim took (nothing was sent)."""
+    claiming = asyncio.ensure_future(journal.claim(key, phones, owner=owner, lease=lease))
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+
+        async def give_back() -> None:
+            with contextlib.suppress(BaseException):
+                claim = await claiming
+                await journal.release(key, claim.fresh, owner=owner)
+
+        _keep(give_back())
+        raise
+
+
+async def _record(journal: Journal, key: str, claim: Claim, result: SendResult, owner: str) -> None:
+    """Record the outcomes; a cancellation meanwhile does not stop the write."""
+    phones = claim.fresh
+    outcomes = outcomes_of(phones, result)
+    writing = _keep(journal.record(key, outcomes, owner=owner, attempt=claim.attempt))
+    try:
+        await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        pass  # the write goes on; the result is returned either way
+    except JournalError as exc:
+        # The numbers stay "started": a later call reports them unknown, never resends.
+        # Ids of SMSC and REX400 are "<id>:<phone>", and a key may hold a number:
+        # masked, as every signal of the library is (telemetry.mask_numbers).
+        _log.error(
+            "journal key %r: could not record the outcome of %d numbers (ids %s): %s",
+            mask_numbers(key),
+            len(phones),
+            mask_numbers(", ".join(result.sent)),
+            exc,
+        )
