@@ -114,7 +114,12 @@ class MemoryJournal:
                 entry.entries[outcome.phone] = (outcome.state, outcome.detail)
         entry.updated = now
 
-    async def release(self, key: str, phones: Sequence[str], *, owner: str) -> None:
+    async def finish(self, key: str, owner: str) -> None:
+        """Records are written at once here: nothing to do."""
+
+    async def release(
+        self, key: str, phones: Sequence[str], *, owner: str, attempt: str | None = None
+    ) -> None:
         entry = self._keys.get(key)
         if entry is None:
             return

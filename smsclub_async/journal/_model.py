@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
@@ -134,8 +134,9 @@ class KeySummary:
 class Journal(Protocol):
     """What :func:`journaled` (and so the clients) need from a journal.
 
-    Every method may raise :class:`JournalError`. ``claim`` and ``record`` are each
-    one atomic, durable write: when they return, the marks survive a crash.
+    Every method may raise :class:`JournalError`. ``claim`` is one atomic, durable
+    write: when it returns, the start marks survive a crash. ``record`` may be
+    queued (see there); :meth:`finish` makes a call's records durable.
     """
 
     async def begin(self, key: str, fingerprint: str) -> None:
@@ -143,26 +144,44 @@ class Journal(Protocol):
         is already there with another fingerprint."""
         ...
 
-    async def claim(self, key: str, phones: Sequence[str], *, owner: str, lease: float) -> Claim:
+    def claim(
+        self, key: str, phones: Sequence[str], *, owner: str, lease: float
+    ) -> Awaitable[Claim]:
         """Mark the numbers nobody started as started by ``owner``; report the rest.
 
-        Also makes ``owner`` alive for ``lease`` seconds.
+        Also makes ``owner`` alive for ``lease`` seconds. The start marks are durable
+        when the claim returns: a request may leave only then.
         """
         ...
 
-    async def record(
+    def record(
         self, key: str, outcomes: Sequence[Outcome], *, owner: str, attempt: str | None = None
-    ) -> None:
+    ) -> Awaitable[None]:
         """Record the outcomes of numbers ``owner`` started.
 
         ``attempt`` is the :attr:`Claim.attempt` of their claim, when known.
         ``outcomes`` should cover every number of that claim: a journal may record
         the claim as a whole, the numbers left out as ``unknown``.
+
+        A journal may only queue the outcomes here and write them with its next
+        write (a claim, usually the next one), a moment later, or at the latest in
+        :meth:`finish`: a crash meanwhile leaves the numbers *started*, so reported
+        ``unknown`` and never sent again. Nothing is lost that was promised.
         """
         ...
 
-    async def release(self, key: str, phones: Sequence[str], *, owner: str) -> None:
-        """Drop ``owner``'s start marks of numbers whose request never left."""
+    async def finish(self, key: str, owner: str) -> None:
+        """The call ``owner`` is over for ``key``: write its queued outcomes and let
+        other calls take the key over at once."""
+        ...
+
+    async def release(
+        self, key: str, phones: Sequence[str], *, owner: str, attempt: str | None = None
+    ) -> None:
+        """Drop ``owner``'s start marks of numbers whose request never left.
+
+        ``attempt`` is the :attr:`Claim.attempt` of their claim, when known.
+        """
         ...
 
     async def heartbeat(self, owner: str, lease: float) -> None:
