@@ -42,7 +42,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import httpx
 
@@ -66,6 +66,9 @@ from ._pipeline import Outcome, Pipeline, Priority, Progress, Stats
 from ._results import SendResult, StatusReport
 from ._retry import RetryPolicy
 from ._tracking import StatusChange, track_statuses
+
+if TYPE_CHECKING:
+    from .journal import JournaledSend
 
 __all__ = ["GatewayClient", "SendPlan"]
 
@@ -91,6 +94,8 @@ class SendPlan:
         fingerprint: what the journal compares when a key is reused (text, sender,
             options): the same key with another fingerprint is refused.
         hint: for a chunk, text appended to ``unknown`` reasons (how to look it up).
+        distinct: the chunks never repeat a number (the send deduplicates): a
+            journal may then skip indexing the numbers of a key one call holds.
     """
 
     endpoint: str
@@ -100,6 +105,7 @@ class SendPlan:
     result_type: type[SendResult]
     fingerprint: str
     hint: Callable[[Chunk], str] = lambda chunk: ""
+    distinct: bool = False
 
 
 class GatewayClient:
@@ -408,7 +414,7 @@ class GatewayClient:
         send_chunk: Callable[[Chunk], Awaitable[SendResult]],
         key: str,
         plan: SendPlan,
-    ) -> Callable[[Chunk], Awaitable[SendResult]]:
+    ) -> JournaledSend:
         from .journal import MemoryJournal, journaled  # noqa: PLC0415 - only with key=
 
         journal = self.journal
@@ -420,7 +426,7 @@ class GatewayClient:
             f"{self._gateway}|{self._identity}|{plan.endpoint}|{plan.fingerprint}".encode()
         ).hexdigest()
         await journal.begin(key, fingerprint)
-        return journaled(send_chunk, journal=journal, key=key)
+        return journaled(send_chunk, journal=journal, key=key, distinct=plan.distinct)
 
     async def _collect(self, stream: SendStream, result_type: type[R]) -> R:
         """Merge a stream into one result; on an error attach it as ``partial``."""
@@ -588,13 +594,14 @@ class _SendRun:
         """The chunks' results as they finish; then the error that stopped the send."""
         source = _Guarded(chunks)
         fatal: SmsClubError | None = None
+        journal: JournaledSend | None = None
         try:
             self._pipeline = self._client._open()
             if self._deadline is not None:
                 self._not_after = asyncio.get_running_loop().time() + self._deadline
             worker: Callable[[Chunk], Awaitable[SendResult]] = self.send_chunk
             if key is not None:
-                worker = await self._client._journaled(self.send_chunk, key, self._plan)
+                worker = journal = await self._client._journaled(self.send_chunk, key, self._plan)
             parts = fan_out(
                 source,
                 worker,
@@ -615,6 +622,8 @@ class _SendRun:
                 async for chunk in chunks:
                     yield not_attempted(self._empty(chunk), chunk, why)
         finally:
+            if journal is not None:
+                await journal.aclose()  # the queued outcomes written, the key freed
             # Closed whatever ended the send (a refused key, a closed client too).
             await chunks.aclose()
         if source.leftover is not None:

@@ -521,6 +521,7 @@ class SmscClient(GatewayClient):
             account=account_send,
             result_type=SmscSendResult,
             fingerprint="|".join(f"{k}={v}" for k, v in sorted(params.items())),
+            distinct=True,  # both chunkers deduplicate
         )
 
     async def send_personalized(

@@ -492,6 +492,7 @@ class SmsClub(GatewayClient):
             account=lambda chunk, outcome: account_send(chunk, outcome, endpoint=SEND),
             result_type=SendResult,
             fingerprint=f"{src}|{lifetime}|{integration_id}|{message}",
+            distinct=deduplicate,
         )
         return self._send_stream(
             chunk_phones(phones, deduplicate=deduplicate),
@@ -536,6 +537,7 @@ class SmsClub(GatewayClient):
             account=lambda chunk, outcome: account_send(chunk, outcome, endpoint=SEND_PERSONALIZED),
             result_type=SendResult,
             fingerprint=f"{src}|{lifetime}",
+            distinct=True,  # chunk_messages keeps the first pair of a phone
         )
         chunks = chunk_messages(messages, check=lambda text: too_many_parts(text, max_parts))
         return self._send_stream(

@@ -516,6 +516,7 @@ class SmsteleClient(GatewayClient):
             result_type=SmsteleSendResult,
             fingerprint=fingerprint,
             hint=lambda chunk: _lookup_hint(request_id),
+            distinct=True,  # chunk_phones deduplicates
         )
         return self._send_stream(
             chunk_phones(phones, size=self.chunk_size),

@@ -70,12 +70,13 @@ from ._model import (
     JournalError,
     KeySummary,
     Outcome,
+    ResultOutcomes,
     fingerprint,
     new_owner,
 )
 from ._redis import RedisJournal
 from ._sqlite import SqliteJournal
-from ._wrapper import journaled
+from ._wrapper import JournaledSend, journaled
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -85,10 +86,12 @@ __all__ = [
     "Journal",
     "JournalConflictError",
     "JournalError",
+    "JournaledSend",
     "KeySummary",
     "MemoryJournal",
     "Outcome",
     "RedisJournal",
+    "ResultOutcomes",
     "SqliteJournal",
     "fingerprint",
     "journaled",

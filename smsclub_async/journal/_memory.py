@@ -87,7 +87,15 @@ class MemoryJournal:
         elif entry.fingerprint != fingerprint:
             raise _conflict(key)
 
-    async def claim(self, key: str, phones: Sequence[str], *, owner: str, lease: float) -> Claim:
+    async def claim(
+        self,
+        key: str,
+        phones: Sequence[str],
+        *,
+        owner: str,
+        lease: float,
+        distinct: bool = False,
+    ) -> Claim:
         now = self._clock()
         self._owners[owner] = now + lease
         entry = self._key(key, now)

@@ -8,10 +8,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, overload, runtime_checkable
 
 from .._errors import ConfigurationError, SmsClubError
 from .._results import SendResult
@@ -145,12 +145,22 @@ class Journal(Protocol):
         ...
 
     def claim(
-        self, key: str, phones: Sequence[str], *, owner: str, lease: float
+        self,
+        key: str,
+        phones: Sequence[str],
+        *,
+        owner: str,
+        lease: float,
+        distinct: bool = False,
     ) -> Awaitable[Claim]:
         """Mark the numbers nobody started as started by ``owner``; report the rest.
 
         Also makes ``owner`` alive for ``lease`` seconds. The start marks are durable
         when the claim returns: a request may leave only then.
+
+        ``distinct``: ``owner`` never claims a number twice (its send deduplicates),
+        so a journal may skip what only a repeat would need (an index of its
+        numbers). A journal may ignore it.
         """
         ...
 
@@ -271,6 +281,47 @@ def outcomes_of(phones: Iterable[str], result: SendResult) -> list[Outcome]:
         else:
             out.append(Outcome(phone, "unknown", NOT_ACCOUNTED))
     return out
+
+
+class ResultOutcomes(Sequence[Outcome]):
+    """The outcomes of a claim's numbers in a send's result, worked out when read.
+
+    What :func:`journaled` hands to :meth:`Journal.record`: a journal that can store
+    the result as it is (its three dicts) skips building an :class:`Outcome` per
+    number; any other reads it as the sequence of :func:`outcomes_of`.
+
+    Attributes:
+        phones: the claim's numbers.
+        result: the result of the request that carried them.
+    """
+
+    __slots__ = ("_outcomes", "phones", "result")
+
+    def __init__(self, phones: list[str], result: SendResult) -> None:
+        self.phones = phones
+        self.result = result
+        self._outcomes: list[Outcome] | None = None
+
+    def _all(self) -> list[Outcome]:
+        if self._outcomes is None:
+            self._outcomes = outcomes_of(self.phones, self.result)
+        return self._outcomes
+
+    def __len__(self) -> int:
+        return len(self.phones)
+
+    @overload
+    def __getitem__(self, index: int) -> Outcome: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Outcome]: ...
+    def __getitem__(self, index: int | slice) -> Outcome | Sequence[Outcome]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Outcome]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return f"ResultOutcomes({len(self.phones)} numbers, {self.result!r})"
 
 
 def _seconds(value: timedelta | float) -> float:

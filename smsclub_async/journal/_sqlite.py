@@ -1,25 +1,44 @@
-"""The SQLite journal: one file, WAL mode, written off the event loop."""
+"""The SQLite journal: one file, WAL mode, written off the event loop.
+
+How a claim stays cheap. A key is usually sent by one call at a time, so the
+journal does not index numbers while one call holds a key: a claim appends one row
+(the attempt: its owner and its numbers as one JSON array) and its outcome is one
+update of that row, a page or two of the WAL per request instead of a hundred index
+entries scattered over the file. The number index (``entries``) is built only when
+a key changes hands:
+
+* **Taken over** (its holder finished, or died: lease run out, process gone): the
+  new holder indexes every attempt since the last hand-over, then looks each chunk's
+  numbers up in the index (a rerun, a retried web request).
+* **Shared** (a second call arrives while the holder is alive): the key is indexed
+  and stays shared; from then on every claim of any owner inserts its numbers into
+  the index, which lets two calls never claim the same number.
+
+Writes go through :class:`~smsclub_async.journal._batches.BatchThread`: claims that
+arrive together share one transaction, and outcomes are queued and written with the
+next transaction (usually the next claim of the same call), within
+:data:`RECORD_DELAY` at the latest, and by :meth:`SqliteJournal.finish`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from .._errors import ConfigurationError
 from .._results import SendResult
-
-if TYPE_CHECKING:
-    pass
-
+from ..telemetry import mask_numbers
+from ._batches import BatchThread
 from ._model import (
     _STARTED,
     _STATE_OF,
@@ -30,6 +49,7 @@ from ._model import (
     JournalError,
     KeySummary,
     Outcome,
+    ResultOutcomes,
     _alive,
     _conflict,
     _load_entry,
@@ -38,23 +58,29 @@ from ._model import (
     _summary,
 )
 
-# ---------------------------------------------------------------- SQLite
+T = TypeVar("T")
 
-# One row per number (the claim: which attempt holds it), one per attempt (a claimed
-# chunk: its owner, then its outcomes as one JSON document). Recording a chunk is one
-# row written, not a hundred.
+_log = logging.getLogger("smsclub_async.journal")
+
+_SCHEMA_VERSION = 2
+
+# keys.holder: the owner that holds the key alone, SHARED once two calls met on it,
+# NULL when free. keys.indexed: the last attempt whose numbers are in ``entries``.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
     fingerprint TEXT,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    holder TEXT,
+    indexed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     key_id INTEGER NOT NULL,
     owner TEXT NOT NULL,
+    phones TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0,
     outcome TEXT,
     size INTEGER NOT NULL,
@@ -75,36 +101,71 @@ CREATE TABLE IF NOT EXISTS owners (
 );
 """
 
+# A file of the first layout (a row per number for every claim): its index is
+# complete, so its keys are shared (indexed on every claim, as before).
+_MIGRATE_1 = """
+ALTER TABLE attempts ADD COLUMN phones TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE keys ADD COLUMN holder TEXT;
+ALTER TABLE keys ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+UPDATE attempts SET phones = (
+    SELECT coalesce(json_group_array(phone), '[]') FROM entries WHERE attempt = attempts.id
+);
+UPDATE keys SET holder = '*',
+    indexed = coalesce((SELECT max(id) FROM attempts WHERE key_id = keys.id), 0);
+"""
+
+SHARED = "*"
+"""``keys.holder`` of a key two calls met on: every claim indexes its numbers."""
+
+RECORD_DELAY = 0.05
+"""Seconds an outcome may wait for the next write before it is written alone."""
 
 _SET_UP_TIMEOUT = 30.0
 """Seconds a new connection retries setting up a file another one is setting up."""
 
-T = TypeVar("T")
+_REMEMBERED = 256
+"""Keys (last ``updated`` write) and owners (last lease write) remembered."""
 
-_KEYS_REMEMBERED = 64
 
+_INDEX_SINCE = (
+    "INSERT INTO entries (key_id, phone, attempt)"
+    " SELECT a.key_id, j.value, a.id FROM attempts AS a, json_each(a.phones) AS j"
+    " WHERE a.key_id = ? AND a.id > ? ORDER BY a.id"
+    " ON CONFLICT (key_id, phone) DO UPDATE SET attempt = excluded.attempt"
+)
+# A claim of a key its owner holds alone, with nothing earlier to look up: the
+# attempt is appended, nothing else is written.
+_APPEND_IF_HELD = (
+    "INSERT INTO attempts (key_id, owner, phones, size)"
+    " SELECT id, ?, ?, ? FROM keys WHERE key = ? AND holder = ? AND indexed = 0"
+    " RETURNING id"
+)
 _INSERT_FRESH = (
     "INSERT INTO entries (key_id, phone, attempt) SELECT ?, value, ? FROM json_each(?)"
     " WHERE true ON CONFLICT DO NOTHING"
 )
 _HOLDERS = (
-    "SELECT e.phone, a.id, a.owner, a.done, a.outcome, o.alive_until"
+    "SELECT e.phone, a.id, a.owner, a.done, a.outcome, o.alive_until, a.phones"
     " FROM entries AS e JOIN attempts AS a ON a.id = e.attempt"
     " LEFT JOIN owners AS o ON o.owner = a.owner"
     " WHERE e.key_id = ? AND e.phone IN (SELECT value FROM json_each(?))"
 )
 
+_Queued = tuple[str, Sequence[Outcome], str, "str | None"]
+
 
 class SqliteJournal:
     """A journal in one SQLite file (stdlib ``sqlite3``, WAL mode), the embedded default.
 
-    Every read and write runs in one worker thread of its own, never on the event
-    loop; each claim and each record is one transaction. A claim is committed with
-    ``synchronous=FULL`` (on disk, even through a power cut, before the request
-    leaves); a record with ``NORMAL`` (it survives the process being killed; a
-    record lost to a power cut leaves its numbers *started*, so reported unknown and
-    never resent). Several processes of one host may share the file (SQLite locks
-    it; a claim is ``BEGIN IMMEDIATE``); for several hosts use :class:`RedisJournal`.
+    Every read and write runs in one thread of its own, never on the event loop.
+    A claim is committed before it returns (its start marks are on disk before the
+    request leaves); claims that arrive together share a transaction. Outcomes are
+    queued and written with the next transaction, at most :data:`RECORD_DELAY`
+    later, and at the end of each call (:meth:`finish`); a crash meanwhile leaves
+    their numbers *started*: reported ``unknown``, never sent again.
+
+    Several processes of one host may share the file (SQLite locks it; every
+    transaction is ``BEGIN IMMEDIATE``); for several hosts use :class:`RedisJournal`.
     Not for a network file system.
 
     Keys not written for ``retention`` are dropped when a send begins (:meth:`begin`)
@@ -113,10 +174,10 @@ class SqliteJournal:
     Args:
         path: the database file (created if missing).
         retention: how long a key is kept after its last write (7 days by default).
-        synchronous: ``"FULL"`` (the default): a start mark survives a power cut or an
-            OS crash; ``"NORMAL"``: it survives the process being killed (kill -9,
-            OOM, Ctrl-C) but not a power cut, for less CPU (no fsync per claim; on a
-            VM an fsync costs about 150 µs of CPU).
+        synchronous: ``"NORMAL"`` (the default): a committed mark survives the
+            process being killed (kill -9, OOM, Ctrl-C), not a power cut or an OS
+            crash; ``"FULL"``: it survives those too, at the price of an fsync per
+            transaction (about 50-150 µs of CPU on a VM, and the disk's latency).
         clock: seconds since the epoch (tests patch it).
 
     Example:
@@ -131,7 +192,7 @@ class SqliteJournal:
         path: str | os.PathLike[str],
         *,
         retention: timedelta = DEFAULT_RETENTION,
-        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        synchronous: Literal["FULL", "NORMAL"] = "NORMAL",
         clock: Callable[[], float] = time.time,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
@@ -141,37 +202,44 @@ class SqliteJournal:
         self.retention = retention
         self._retention_s = _seconds(retention)
         self._clock = clock
-        self._executor: ThreadPoolExecutor | None = None
-        self._connection: sqlite3.Connection | None = None
-        self._key_ids: dict[str, tuple[int, float]] = {}  # key -> (row id, last touch)
+        self._thread = BatchThread(
+            self._connect,
+            before_batch=self._write_queued,
+            translate=self._failure,
+            on_rollback=self._forget,
+            name="smsclub-journal",
+        )
         self._closed = False
-        self._lock = threading.Lock()
+        # Outcomes waiting for the next transaction (appended on the loop, taken in
+        # the thread).
+        self._queued: list[_Queued] = []
+        self._queued_lock = threading.Lock()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        # The thread's own memory of what it wrote lately.
+        self._touched: dict[str, float] = {}  # key -> last write of its ``updated``
+        self._alive_until: dict[str, float] = {}  # owner -> lease last written
 
     def __repr__(self) -> str:
         return f"SqliteJournal({str(self.path)!r}, retention={self.retention!r})"
 
     async def __aenter__(self) -> SqliteJournal:
-        await self._run(lambda db: None)
+        await self._submit(lambda db: None)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # The worker thread.
+    # The thread.
 
     def _connect(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            try:
-                self._set_up(db)
-            except BaseException:
-                db.close()
-                raise
-            self._connection = db
-        return self._connection
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        try:
+            self._set_up(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _set_up(self, db: sqlite3.Connection) -> None:
         """WAL mode and the tables; retried while another connection sets them up.
@@ -184,7 +252,13 @@ class SqliteJournal:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={self.synchronous}")
-                db.executescript(_SCHEMA)
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._create(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
@@ -192,157 +266,238 @@ class SqliteJournal:
             else:
                 return
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            if self._closed:
-                raise JournalError(f"{self!r} is closed")
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="smsclub-journal")
-            executor = self._executor
+    @staticmethod
+    def _create(db: sqlite3.Connection) -> None:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version >= _SCHEMA_VERSION:
+            return
+        columns = {row[1] for row in db.execute("PRAGMA table_info(attempts)")}
+        if columns and "phones" not in columns:
+            for statement in _MIGRATE_1.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
-        def job() -> T:
-            return work(self._connect())
+    def _failure(self, exc: sqlite3.Error) -> JournalError:
+        return JournalError(f"the journal {str(self.path)!r} failed: {exc}")
 
+    def _forget(self) -> None:
+        """A transaction was rolled back: what this memory says was written may not be."""
+        self._touched.clear()
+        self._alive_until.clear()
+
+    def _submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        if self._closed:
+            raise JournalError(f"{self!r} is closed")
+        return self._thread.submit(work)
+
+    # Queued outcomes.
+
+    def _write_queued(self, db: sqlite3.Connection) -> Callable[[], None] | None:
+        """Write the queued outcomes first in a batch; what puts them back if it fails."""
+        with self._queued_lock:
+            queued, self._queued = self._queued, []
+        if not queued:
+            return None
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, job)
+            self._record_all(db, queued)
         except sqlite3.Error as exc:
-            self._key_ids.clear()  # a rolled-back transaction may have made one up
-            raise JournalError(f"the journal {str(self.path)!r} failed: {exc}") from exc
+            # The numbers stay started: a later call reports them unknown, never resends.
+            _log.error(
+                "journal %s: could not record the outcome of %d requests (keys %s): %s",
+                self.path,
+                len(queued),
+                mask_numbers(", ".join(sorted({key for key, *_ in queued}))),
+                exc,
+            )
+            raise
 
-    def _transaction(
-        self, db: sqlite3.Connection, work: Callable[[], T], *, full: bool = True
-    ) -> T:
-        relax = not full and self.synchronous == "FULL"
-        if relax:
-            db.execute("PRAGMA synchronous=NORMAL")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                out = work()
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            if relax:
-                db.execute("PRAGMA synchronous=FULL")
-        return out
+        def put_back() -> None:
+            with self._queued_lock:
+                self._queued[:0] = queued
 
-    def _key_id(self, db: sqlite3.Connection, key: str, now: float, *, create: bool) -> int | None:
-        """The key's row id (inside a transaction), created if asked.
+        return put_back
 
-        Its ``updated`` time is written at most once a minute (retention is days).
-        """
-        cached = self._key_ids.get(key)
-        if cached is not None:
-            found, touched_at = cached
-            if now - touched_at < _TOUCH_EVERY:
-                return found
-            touched = db.execute("UPDATE keys SET updated = ? WHERE id = ?", (now, found))
-            if touched.rowcount:
-                self._remember(key, found, now)
-                return found
-            del self._key_ids[key]  # purged meanwhile (another process)
-        row = db.execute("SELECT id FROM keys WHERE key = ?", (key,)).fetchone()
-        new_id: int | None = None
-        if row is not None:
-            db.execute("UPDATE keys SET updated = ? WHERE id = ?", (now, row[0]))
-            new_id = int(row[0])
-        elif create:
-            new_id = db.execute(
-                "INSERT INTO keys (key, fingerprint, created, updated) VALUES (?, NULL, ?, ?)",
-                (key, now, now),
-            ).lastrowid
-        if new_id is not None:
-            self._remember(key, new_id, now)
-        return new_id
+    def _flush_soon(self) -> None:
+        if self._flush_timer is None and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(RECORD_DELAY, self._flush)
 
-    def _remember(self, key: str, key_id: int, now: float) -> None:
-        self._key_ids.pop(key, None)
-        self._key_ids[key] = (key_id, now)
-        if len(self._key_ids) > _KEYS_REMEMBERED:  # a web service uses a key a request
-            del self._key_ids[next(iter(self._key_ids))]
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._queued and not self._closed:
+            self._thread.submit(lambda db: None).add_done_callback(_retrieve)
 
     # The journal.
 
     async def begin(self, key: str, fingerprint: str) -> None:
         def work(db: sqlite3.Connection) -> str | None:
-            def inside() -> str | None:
-                now = self._clock()
-                self._drop_before(db, now - self._retention_s)
-                row = db.execute(
-                    "SELECT id, fingerprint FROM keys WHERE key = ?", (key,)
-                ).fetchone()
-                if row is None:
-                    db.execute(
-                        "INSERT INTO keys (key, fingerprint, created, updated) VALUES (?, ?, ?, ?)",
-                        (key, fingerprint, now, now),
-                    )
-                    return None
-                if row[1] is None:
-                    db.execute(
-                        "UPDATE keys SET fingerprint = ? WHERE id = ?", (fingerprint, row[0])
-                    )
-                    return None
-                return str(row[1])
+            now = self._clock()
+            self._drop_before(db, now - self._retention_s)
+            row = db.execute("SELECT id, fingerprint FROM keys WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO keys (key, fingerprint, created, updated) VALUES (?, ?, ?, ?)",
+                    (key, fingerprint, now, now),
+                )
+                return None
+            if row[1] is None:
+                db.execute("UPDATE keys SET fingerprint = ? WHERE id = ?", (fingerprint, row[0]))
+                return None
+            return str(row[1])
 
-            return self._transaction(db, inside)
-
-        existing = await self._run(work)
+        existing = await self._submit(work)
         if existing is not None and existing != fingerprint:
             raise _conflict(key)
 
-    async def claim(self, key: str, phones: Sequence[str], *, owner: str, lease: float) -> Claim:
-        phones = list(dict.fromkeys(phones))
+    def claim(
+        self,
+        key: str,
+        phones: Sequence[str],
+        *,
+        owner: str,
+        lease: float,
+        distinct: bool = False,
+    ) -> Awaitable[Claim]:
+        unique = list(dict.fromkeys(phones))
+        if not unique:
+            return _done(Claim())
+        return self._submit(lambda db: self._claim_in(db, key, unique, owner, lease, distinct))
 
-        def work(db: sqlite3.Connection) -> Claim:
-            def inside() -> Claim:
-                now = self._clock()
+    def _claim_in(  # noqa: PLR0917 - the claim's arguments, passed on
+        self,
+        db: sqlite3.Connection,
+        key: str,
+        phones: list[str],
+        owner: str,
+        lease: float,
+        distinct: bool,
+    ) -> Claim:
+        now = self._clock()
+        self._keep_alive(db, owner, now, lease)
+        self._touch(db, key, now)
+        listed = json.dumps(phones)
+        if distinct:  # the common case, one statement: a key this call holds alone
+            row = db.execute(_APPEND_IF_HELD, (owner, listed, len(phones), key, owner)).fetchone()
+            if row is not None:
+                return Claim(fresh=phones, attempt=str(row[0]))
+        row = db.execute("SELECT id, holder, indexed FROM keys WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            key_id = int(
                 db.execute(
-                    "INSERT INTO owners (owner, alive_until) VALUES (?, ?)"
-                    " ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until",
-                    (owner, now + lease),
-                )
-                key_id = self._key_id(db, key, now, create=True)
-                attempt = db.execute(
-                    "INSERT INTO attempts (key_id, owner, size) VALUES (?, ?, ?)",
-                    (key_id, owner, len(phones)),
+                    "INSERT INTO keys (key, created, updated, holder) VALUES (?, ?, ?, ?)",
+                    (key, now, now, owner),
                 ).lastrowid
-                listed = json.dumps(phones)
-                inserted = db.execute(_INSERT_FRESH, (key_id, attempt, listed)).rowcount
-                claim = Claim(attempt=str(attempt))
-                if inserted == len(phones):  # the common case: all of them new
-                    claim.fresh = phones
-                    return claim
-                self._sort(db, claim, key_id, int(attempt or 0), phones, listed, now)
-                db.execute("UPDATE attempts SET size = ? WHERE id = ?", (len(claim.fresh), attempt))
-                return claim
+                or 0
+            )
+            holder, indexed = owner, 0
+        else:
+            key_id, holder, indexed = row
+        if holder not in (owner, SHARED):
+            holder, indexed = self._hand_over(
+                db, key_id, indexed=indexed, holder=holder, owner=owner, now=now
+            )
+        attempt = int(
+            db.execute(
+                "INSERT INTO attempts (key_id, owner, phones, size) VALUES (?, ?, ?, ?)",
+                (key_id, owner, listed, len(phones)),
+            ).lastrowid
+            or 0
+        )
+        claim = Claim(attempt=str(attempt))
+        if holder == SHARED or not distinct:  # index the numbers as they are claimed
+            inserted = db.execute(_INSERT_FRESH, (key_id, attempt, listed)).rowcount
+            if inserted == len(phones):
+                claim.fresh = phones
+        elif not indexed:  # held alone, nothing earlier, no repeats: every number is new
+            claim.fresh = phones
+        if not claim.fresh:
+            self._sort(db, claim, key_id, attempt, phones, listed, now)
+            if len(claim.fresh) != len(phones):
+                db.execute(
+                    "UPDATE attempts SET phones = ?, size = ?, done = ? WHERE id = ?",
+                    (json.dumps(claim.fresh), len(claim.fresh), int(not claim.fresh), attempt),
+                )
+        if not claim.fresh:
+            claim.attempt = None
+        return claim
 
-            return self._transaction(db, inside)
+    def _hand_over(
+        self,
+        db: sqlite3.Connection,
+        key_id: int,
+        *,
+        indexed: int,
+        holder: str | None,
+        owner: str,
+        now: float,
+    ) -> tuple[str, int]:
+        """Index the key's attempts since the last hand-over; give the key to ``owner``,
+        or share it if its holder is alive. Returns the new holder and index mark."""
+        shared = holder is not None and self._owner_alive(db, holder, now)
+        db.execute(_INDEX_SINCE, (key_id, indexed))
+        (last,) = db.execute(
+            "SELECT coalesce(max(id), 0) FROM attempts WHERE key_id = ?", (key_id,)
+        ).fetchone()
+        new_holder = SHARED if shared else owner
+        db.execute(
+            "UPDATE keys SET holder = ?, indexed = ? WHERE id = ?", (new_holder, last, key_id)
+        )
+        return new_holder, int(last)
 
-        if not phones:
-            return Claim()
-        return await self._run(work)
+    @staticmethod
+    def _owner_alive(db: sqlite3.Connection, owner: str, now: float) -> bool:
+        row = db.execute("SELECT alive_until FROM owners WHERE owner = ?", (owner,)).fetchone()
+        return _alive(owner, row[0] if row else None, now)
+
+    def _keep_alive(self, db: sqlite3.Connection, owner: str, now: float, lease: float) -> None:
+        """Write the owner's lease, unless a third of it has not yet gone by."""
+        if self._alive_until.get(owner, 0.0) - now > lease * 2 / 3:
+            return
+        db.execute(
+            "INSERT INTO owners (owner, alive_until) VALUES (?, ?)"
+            " ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until",
+            (owner, now + lease),
+        )
+        self._remember(self._alive_until, owner, now + lease)
+
+    def _touch(self, db: sqlite3.Connection, key: str, now: float) -> None:
+        """Write the key's ``updated`` time, at most once a minute (retention is days)."""
+        if now - self._touched.get(key, float("-inf")) < _TOUCH_EVERY:
+            return
+        db.execute("UPDATE keys SET updated = ? WHERE key = ?", (now, key))
+        self._remember(self._touched, key, now)
+
+    @staticmethod
+    def _remember(memory: dict[str, float], name: str, value: float) -> None:
+        memory.pop(name, None)
+        memory[name] = value
+        if len(memory) > _REMEMBERED:  # a web service uses a key (and an owner) a request
+            del memory[next(iter(memory))]
 
     @staticmethod
     def _sort(  # noqa: PLR0917 - the claim's transaction state, passed on
         db: sqlite3.Connection,
         claim: Claim,
-        key_id: int | None,
+        key_id: int,
         attempt: int,
         phones: list[str],
         listed: str,
         now: float,
     ) -> None:
-        """Classify the numbers a claim found taken; take back the failed ones."""
+        """Classify a claim's numbers by the index; take back the failed ones."""
         holders = {row[0]: row[1:] for row in db.execute(_HOLDERS, (key_id, listed))}
         outcomes: dict[int, dict[str, str]] = {}
         retaken: list[tuple[int, str]] = []
         for phone in phones:
             held = holders.get(phone)
-            if held is None:
+            if held is None:  # not in the index: nobody started it (the key is ours)
+                claim.fresh.append(phone)
                 continue
-            holder, holder_owner, done, outcome, alive_until = held
+            holder, holder_owner, done, outcome, alive_until, holder_phones = held
             if holder == attempt:
                 claim.fresh.append(phone)
                 continue
@@ -353,7 +508,7 @@ class SqliteJournal:
                     claim.interrupted.append(phone)
                 continue
             if holder not in outcomes:
-                outcomes[holder] = json.loads(outcome or "{}")
+                outcomes[holder] = _marks(holder_phones, outcome)
             mark = outcomes[holder].get(phone, "u" + NOT_ACCOUNTED)
             if mark[:1] == "S":
                 claim.earlier.sent[mark[1:]] = phone
@@ -372,98 +527,134 @@ class SqliteJournal:
                 [(holder,) for holder, _ in retaken],
             )
 
-    async def record(
+    def record(
         self, key: str, outcomes: Sequence[Outcome], *, owner: str, attempt: str | None = None
-    ) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            def inside() -> None:
-                now = self._clock()
-                key_id = self._key_id(db, key, now, create=False)
-                if key_id is None:
-                    return
-                by_attempt: dict[int, list[Outcome]] = {}
-                if attempt is not None:
-                    by_attempt[int(attempt)] = list(outcomes)
-                else:
-                    holders = dict(
-                        db.execute(
-                            "SELECT phone, attempt FROM entries WHERE key_id = ?"
-                            " AND phone IN (SELECT value FROM json_each(?))",
-                            (key_id, json.dumps([o.phone for o in outcomes])),
-                        ).fetchall()
-                    )
-                    for outcome in outcomes:
-                        if outcome.phone in holders:
-                            by_attempt.setdefault(holders[outcome.phone], []).append(outcome)
-                for attempt_id, some in by_attempt.items():
-                    counts = {"sent": 0, "failed": 0, "unknown": 0}
-                    for outcome in some:
-                        counts[outcome.state] += 1
-                    db.execute(
-                        "UPDATE attempts SET done = 1, outcome = ?, sent = ?, failed = ?,"
-                        " unknown = ? WHERE id = ? AND owner = ? AND done = 0",
-                        (
-                            json.dumps({o.phone: _mark(o) for o in some}),
-                            counts["sent"],
-                            counts["failed"],
-                            counts["unknown"],
-                            attempt_id,
-                            owner,
-                        ),
-                    )
-
-            self._transaction(db, inside, full=False)
-
+    ) -> Awaitable[None]:
+        if self._closed:
+            return _failed(JournalError(f"{self!r} is closed"))
         if outcomes:
-            await self._run(work)
+            with self._queued_lock:
+                self._queued.append((key, outcomes, owner, attempt))
+            self._flush_soon()
+        return _done(None)
 
-    async def release(self, key: str, phones: Sequence[str], *, owner: str) -> None:
+    def _record_all(self, db: sqlite3.Connection, queued: list[_Queued]) -> None:
+        rows: list[tuple[str, int, int, int, int, str]] = []
+        for key, outcomes, owner, attempt in queued:
+            if attempt is None:
+                self._record_unnamed(db, key, list(outcomes), owner)
+                continue
+            if isinstance(outcomes, ResultOutcomes):  # the result's dicts as they are
+                result, phones = outcomes.result, outcomes.phones
+                delivered = set(result.sent.values())
+                sent = sum(phone in delivered for phone in phones)
+                failed = sum(phone in result.failed and phone not in delivered for phone in phones)
+                stored = json.dumps([result.sent, result.failed, result.unknown])
+                counts = (sent, failed, len(phones) - sent - failed)
+            else:
+                tally = {"sent": 0, "failed": 0, "unknown": 0}
+                for outcome in outcomes:
+                    tally[outcome.state] += 1
+                stored = json.dumps({o.phone: _mark(o) for o in outcomes})
+                counts = (tally["sent"], tally["failed"], tally["unknown"])
+            rows.append((stored, *counts, int(attempt), owner))
+        db.executemany(
+            "UPDATE attempts SET done = 1, outcome = ?, sent = ?, failed = ?, unknown = ?"
+            " WHERE id = ? AND owner = ? AND done = 0",
+            rows,
+        )
+
+    def _record_unnamed(
+        self, db: sqlite3.Connection, key: str, outcomes: list[Outcome], owner: str
+    ) -> None:
+        """Outcomes recorded without their claim's attempt: found by number."""
+        holders: dict[str, int] = {}
+        for attempt_id, phones in db.execute(
+            "SELECT a.id, a.phones FROM attempts AS a JOIN keys AS k ON k.id = a.key_id"
+            " WHERE k.key = ? AND a.owner = ? AND a.done = 0",
+            (key, owner),
+        ):
+            holders.update(dict.fromkeys(json.loads(phones), attempt_id))
+        by_attempt: dict[int, list[Outcome]] = {}
+        for outcome in outcomes:
+            if outcome.phone in holders:
+                by_attempt.setdefault(holders[outcome.phone], []).append(outcome)
+        if by_attempt:
+            self._record_all(
+                db, [(key, some, owner, str(attempt)) for attempt, some in by_attempt.items()]
+            )
+
+    async def finish(self, key: str, owner: str) -> None:
+        def work(db: sqlite3.Connection) -> None:  # the queued outcomes went first
+            db.execute("UPDATE keys SET holder = NULL WHERE key = ? AND holder = ?", (key, owner))
+
+        await self._submit(work)
+
+    async def release(
+        self, key: str, phones: Sequence[str], *, owner: str, attempt: str | None = None
+    ) -> None:
+        gone = set(phones)
+
         def work(db: sqlite3.Connection) -> None:
-            def inside() -> None:
-                row = db.execute("SELECT id FROM keys WHERE key = ?", (key,)).fetchone()
-                if row is None:
-                    return
-                gone = db.execute(
-                    "DELETE FROM entries WHERE key_id = ?"
-                    " AND phone IN (SELECT value FROM json_each(?))"
-                    " AND attempt IN (SELECT id FROM attempts WHERE owner = ? AND done = 0)"
-                    " RETURNING attempt",
-                    (row[0], json.dumps(list(phones)), owner),
-                ).fetchall()
-                db.executemany(
-                    "UPDATE attempts SET size = size - 1 WHERE id = ?", [(a,) for (a,) in gone]
+            query = (
+                "SELECT a.id, a.key_id, a.phones FROM attempts AS a"
+                " JOIN keys AS k ON k.id = a.key_id"
+                " WHERE k.key = ? AND a.owner = ? AND a.done = 0"
+            )
+            args: tuple[object, ...] = (key, owner)
+            if attempt is not None:
+                query += " AND a.id = ?"
+                args = (key, owner, int(attempt))
+            for attempt_id, key_id, listed in db.execute(query, args).fetchall():
+                had = json.loads(listed)
+                kept = [phone for phone in had if phone not in gone]
+                if len(kept) == len(had):
+                    continue
+                db.execute(
+                    "DELETE FROM entries WHERE key_id = ? AND attempt = ?"
+                    " AND phone IN (SELECT value FROM json_each(?))",
+                    (key_id, attempt_id, json.dumps([p for p in had if p in gone])),
+                )
+                # Never deleted: attempt ids must keep growing (``keys.indexed``).
+                db.execute(
+                    "UPDATE attempts SET phones = ?, size = ?, done = ? WHERE id = ?",
+                    (json.dumps(kept), len(kept), int(not kept), attempt_id),
                 )
 
-            self._transaction(db, inside)
-
         if phones:
-            await self._run(work)
+            await self._submit(work)
 
     async def heartbeat(self, owner: str, lease: float) -> None:
         def work(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE owners SET alive_until = ? WHERE owner = ?", (self._clock() + lease, owner)
-            )
+            until = self._clock() + lease
+            db.execute("UPDATE owners SET alive_until = ? WHERE owner = ?", (until, owner))
+            self._remember(self._alive_until, owner, until)
 
-        await self._run(work)
+        await self._submit(work)
 
-    def _entries(self, db: sqlite3.Connection, key: str) -> Iterable[tuple[str, str, str | None]]:
-        """(phone, state, detail) of every number of ``key``; detail = owner if started."""
-        outcomes: dict[int, dict[str, str]] = {}
-        for phone, attempt, owner, done, outcome in db.execute(
-            "SELECT e.phone, a.id, a.owner, a.done, a.outcome FROM keys AS k"
-            " JOIN entries AS e ON e.key_id = k.id JOIN attempts AS a ON a.id = e.attempt"
-            " WHERE k.key = ? ORDER BY a.id",
+    def _entries(self, db: sqlite3.Connection, key: str) -> Iterable[tuple[str, str, str]]:
+        """(phone, state, detail) of every number of ``key``; detail = owner if started.
+
+        Attempts in order, a later one winning: a number is in two attempts only when
+        the first failed it (and the second took it back).
+        """
+        latest: dict[str, tuple[str, str]] = {}
+        for owner, listed, done, outcome in db.execute(
+            "SELECT a.owner, a.phones, a.done, a.outcome FROM keys AS k"
+            " JOIN attempts AS a ON a.key_id = k.id WHERE k.key = ? ORDER BY a.id",
             (key,),
         ):
             if not done:
-                yield phone, _STARTED, owner
+                for phone in json.loads(listed):
+                    latest[phone] = (_STARTED, owner)
                 continue
-            if attempt not in outcomes:
-                outcomes.clear()  # in attempt order: one document at a time
-                outcomes[attempt] = json.loads(outcome or "{}")
-            mark = outcomes[attempt].get(phone, "u" + NOT_ACCOUNTED)
-            yield phone, _STATE_OF.get(mark[:1], "unknown"), mark[1:]
+            phones = json.loads(listed)
+            marks = _marks(phones, outcome)
+            for phone in phones:
+                mark = marks.get(phone, "u" + NOT_ACCOUNTED)
+                latest[phone] = (_STATE_OF.get(mark[:1], "unknown"), mark[1:])
+        for phone, (state, detail) in latest.items():
+            yield phone, state, detail
 
     async def load(self, key: str) -> SendResult:
         def work(db: sqlite3.Connection) -> SendResult:
@@ -472,18 +663,13 @@ class SqliteJournal:
                 _load_entry(result, phone, state, detail)
             return result
 
-        return await self._run(work)
+        return await self._submit(work)
 
     async def started(self, key: str) -> dict[str, str]:
         def work(db: sqlite3.Connection) -> dict[str, str]:
-            rows = db.execute(
-                "SELECT e.phone, a.owner FROM keys AS k JOIN entries AS e ON e.key_id = k.id"
-                " JOIN attempts AS a ON a.id = e.attempt WHERE k.key = ? AND a.done = 0",
-                (key,),
-            )
-            return dict(rows.fetchall())
+            return {p: d for p, state, d in self._entries(db, key) if state == _STARTED}
 
-        return await self._run(work)
+        return await self._submit(work)
 
     async def summary(self) -> list[KeySummary]:
         def work(db: sqlite3.Connection) -> list[KeySummary]:
@@ -505,15 +691,11 @@ class SqliteJournal:
                 )
             ]
 
-        return await self._run(work)
+        return await self._submit(work)
 
     async def purge(self, *, older_than: timedelta | None = None) -> int:
         age = self._retention_s if older_than is None else older_than.total_seconds()
-
-        def work(db: sqlite3.Connection) -> int:
-            return self._transaction(db, lambda: self._drop_before(db, self._clock() - age))
-
-        return await self._run(work)
+        return await self._submit(lambda db: self._drop_before(db, self._clock() - age))
 
     def _drop_before(self, db: sqlite3.Connection, before: float) -> int:
         old = [k for (k,) in db.execute("SELECT id FROM keys WHERE updated < ?", (before,))]
@@ -524,22 +706,54 @@ class SqliteJournal:
             )
         db.execute("DELETE FROM owners WHERE alive_until < ?", (before,))
         if old:
-            self._key_ids.clear()
+            self._touched.clear()
         return len(old)
 
     async def aclose(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            executor, self._executor = self._executor, None
-        if executor is None:
+        """Write what is queued, close the file and end the journal's thread."""
+        if self._closed:
             return
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._queued:
+            with contextlib.suppress(JournalError):
+                await self._submit(lambda db: None)
+        self._closed = True
+        await self._thread.close()
 
-        def close() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
 
-        await asyncio.get_running_loop().run_in_executor(executor, close)
-        executor.shutdown(wait=False)
+def _marks(phones: str | list[str], outcome: str | None) -> dict[str, str]:
+    """An attempt's outcome, number -> mark.
+
+    Stored as a send's result (``[sent, failed, unknown]``: its three dicts) or, when
+    recorded number by number, as an object number -> mark.
+    """
+    stored = json.loads(outcome or "{}")
+    if isinstance(stored, dict):
+        return stored
+    sent, failed, unknown = stored
+    marks = {phone: "S" + message_id for message_id, phone in sent.items()}
+    listed = set(json.loads(phones) if isinstance(phones, str) else phones)
+    for prefix, reasons in (("f", failed), ("u", unknown)):
+        for phone, reason in reasons.items():
+            if phone in listed and phone not in marks:
+                marks[phone] = prefix + reason
+    return marks
+
+
+def _done(value: T) -> asyncio.Future[T]:
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
+
+
+def _failed(error: BaseException) -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    return future
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        _log.error("journal: could not write queued outcomes: %s", future.exception())

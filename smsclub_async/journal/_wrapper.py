@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,10 @@ from ._model import (
     Claim,
     Journal,
     JournalError,
+    ResultOutcomes,
     _log,
     _seconds,
     new_owner,
-    outcomes_of,
 )
 
 # ---------------------------------------------------------------- the wrapper
@@ -104,7 +105,8 @@ def journaled(
     owner: str | None = None,
     lease: timedelta | float = DEFAULT_LEASE,
     poll: float = DEFAULT_POLL,
-) -> SendChunk:
+    distinct: bool = False,
+) -> JournaledSend:
     """Wrap a chunk sender so that every number goes through ``journal`` under ``key``.
 
     For each chunk: claim its numbers (start marks on disk before anything is sent),
@@ -117,7 +119,9 @@ def journaled(
     failure before the request leaves the chunk's numbers ``failed`` (nothing was
     sent) with ``error`` set to the :class:`JournalError`.
 
-    Call :meth:`Journal.begin` for ``key`` first (the client does).
+    Call :meth:`Journal.begin` for ``key`` first, and :meth:`JournaledSend.aclose`
+    when the call is over (the client does both): it writes the call's queued
+    outcomes and lets another call take the key over at once.
 
     Args:
         send_chunk: sends one chunk and never raises.
@@ -126,23 +130,84 @@ def journaled(
         owner: the name of this call's claims (:func:`new_owner` by default).
         lease: how long this call stays alive without a heartbeat.
         poll: seconds between looks at numbers another live call is sending.
+        distinct: no number is in two of the call's chunks (its numbers were
+            deduplicated): the journal may then skip indexing them (see
+            :meth:`Journal.claim`). Leave ``False`` when unsure: repeats are then
+            sent once.
     """
-    lease_s = _seconds(lease)
-    me = owner or new_owner()
-    heart = _Lease(journal, me, lease_s)
+    return JournaledSend(
+        send_chunk,
+        journal=journal,
+        key=key,
+        owner=owner,
+        lease=lease,
+        poll=poll,
+        distinct=distinct,
+    )
 
-    async def send(chunk: Chunk) -> SendResult:
+
+class JournaledSend:
+    """A chunk sender whose every number goes through a journal (see :func:`journaled`).
+
+    Call it with a chunk; :meth:`aclose` when the call is over.
+    """
+
+    def __init__(
+        self,
+        send_chunk: SendChunk,
+        *,
+        journal: Journal,
+        key: str,
+        owner: str | None = None,
+        lease: timedelta | float = DEFAULT_LEASE,
+        poll: float = DEFAULT_POLL,
+        distinct: bool = False,
+    ) -> None:
+        self.journal = journal
+        self.key = key
+        self.owner = owner or new_owner()
+        self._send_chunk = send_chunk
+        self._lease_s = _seconds(lease)
+        self._poll = poll
+        # Only to a journal that takes it: one written before the keyword still works.
+        self._distinct = distinct and _takes_distinct(journal)
+        self._heart = _Lease(journal, self.owner, self._lease_s)
+
+    def __repr__(self) -> str:
+        return f"JournaledSend(key={self.key!r}, owner={self.owner!r}, journal={self.journal!r})"
+
+    async def aclose(self) -> None:
+        """Write this call's queued outcomes and free the key (:meth:`Journal.finish`).
+
+        Never raises: the results were returned already. If the journal cannot write
+        them, the error is logged and their numbers stay *started* in the journal
+        (reported ``unknown`` by a later call, never resent). A cancellation
+        meanwhile does not stop the write.
+        """
+        finishing = _keep(self.journal.finish(self.key, self.owner))
+        try:
+            await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            raise
+        except JournalError as exc:
+            _log.error(
+                "journal key %r: could not write the last outcomes: %s", mask_numbers(self.key), exc
+            )
+
+    async def __call__(self, chunk: Chunk) -> SendResult:
         if not chunk.phones:
-            return await send_chunk(chunk)
+            return await self._send_chunk(chunk)
         combined = SendResult()
         fresh_results: list[SendResult] = []
         pending = list(dict.fromkeys(chunk.phones))
         first = True
-        heart.enter()
+        self._heart.enter()
         try:
             while pending:
                 try:
-                    claim = await _claim(journal, key, pending, me, lease_s)
+                    claim = await _claim(
+                        self.journal, self.key, pending, self.owner, self._lease_s, self._distinct
+                    )
                 except JournalError as exc:
                     combined.failed.update(
                         dict.fromkeys(pending, f"not sent: the journal failed: {exc}")
@@ -162,9 +227,9 @@ def journaled(
                     else:
                         sub = _sub_chunk(chunk, claim.fresh, rejected=first)
                     first = False
-                    result = await send_chunk(sub)
+                    result = await self._send_chunk(sub)
                     fresh_results.append(result)
-                    await _record(journal, key, claim, result, me)
+                    await _record(self.journal, self.key, claim, result, self.owner)
                 pending = claim.held
                 if pending and _cancelling():
                     # send_chunk turns a cancellation into a result: stop waiting too.
@@ -172,17 +237,15 @@ def journaled(
                     break
                 if pending:
                     try:
-                        await asyncio.sleep(poll)
+                        await asyncio.sleep(self._poll)
                     except asyncio.CancelledError:
                         combined.unknown.update(dict.fromkeys(pending, _HELD_ELSEWHERE))
                         break
         finally:
-            heart.exit()
+            self._heart.exit()
         if first and chunk.rejected:
             combined.failed.update(chunk.rejected)
         return _combine(combined, fresh_results)
-
-    return send
 
 
 def _combine(earlier: SendResult, fresh: list[SendResult]) -> SendResult:
@@ -198,9 +261,26 @@ def _combine(earlier: SendResult, fresh: list[SendResult]) -> SendResult:
     return total
 
 
-async def _claim(journal: Journal, key: str, phones: list[str], owner: str, lease: float) -> Claim:
+def _takes_distinct(journal: Journal) -> bool:
+    try:
+        parameters = inspect.signature(journal.claim).parameters
+    except (TypeError, ValueError):
+        return False
+    return "distinct" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+async def _claim(  # noqa: PLR0917 - the call's claim, passed on
+    journal: Journal, key: str, phones: list[str], owner: str, lease: float, distinct: bool
+) -> Claim:
     """Claim; if cancelled meanwhile, give back what the claim took (nothing was sent)."""
-    claiming = asyncio.ensure_future(journal.claim(key, phones, owner=owner, lease=lease))
+    claim = (
+        journal.claim(key, phones, owner=owner, lease=lease, distinct=True)
+        if distinct
+        else journal.claim(key, phones, owner=owner, lease=lease)
+    )
+    claiming = asyncio.ensure_future(claim)
     try:
         return await asyncio.shield(claiming)
     except asyncio.CancelledError:
@@ -208,7 +288,7 @@ async def _claim(journal: Journal, key: str, phones: list[str], owner: str, leas
         async def give_back() -> None:
             with contextlib.suppress(BaseException):
                 claim = await claiming
-                await journal.release(key, claim.fresh, owner=owner)
+                await journal.release(key, claim.fresh, owner=owner, attempt=claim.attempt)
 
         _keep(give_back())
         raise
@@ -217,7 +297,7 @@ async def _claim(journal: Journal, key: str, phones: list[str], owner: str, leas
 async def _record(journal: Journal, key: str, claim: Claim, result: SendResult, owner: str) -> None:
     """Record the outcomes; a cancellation meanwhile does not stop the write."""
     phones = claim.fresh
-    outcomes = outcomes_of(phones, result)
+    outcomes = ResultOutcomes(phones, result)
     writing = _keep(journal.record(key, outcomes, owner=owner, attempt=claim.attempt))
     try:
         await asyncio.shield(writing)

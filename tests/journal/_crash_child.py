@@ -63,10 +63,18 @@ def killing(journal: Journal, killer: Killer) -> Journal:
 
     class Killing(base):  # type: ignore[valid-type,misc]
         async def claim(
-            self, key: str, phones: Sequence[str], *, owner: str, lease: float
+            self,
+            key: str,
+            phones: Sequence[str],
+            *,
+            owner: str,
+            lease: float,
+            distinct: bool = False,
         ) -> Claim:
             killer.event("claim")
-            return await base.claim(self, key, phones, owner=owner, lease=lease)
+            return await base.claim(  # type: ignore[no-any-return]
+                self, key, phones, owner=owner, lease=lease, distinct=distinct
+            )
 
         async def record(
             self, key: str, outcomes: Sequence[Outcome], *, owner: str, attempt: str | None = None
@@ -133,7 +141,7 @@ async def wrapper_send(
             partial: SendResult = exc.partial
             return partial
 
-    send = journaled(send_chunk, journal=journal, key=key)
+    send = journaled(send_chunk, journal=journal, key=key, distinct=True)
     gate = asyncio.Semaphore(10)
 
     async def one(chunk: Chunk) -> SendResult:
@@ -141,7 +149,10 @@ async def wrapper_send(
             return await send(chunk)
 
     chunks = [chunk async for chunk in chunk_phones(phones)]
-    return SendResult.merged(await asyncio.gather(*(one(c) for c in chunks)))
+    try:
+        return SendResult.merged(await asyncio.gather(*(one(c) for c in chunks)))
+    finally:
+        await send.aclose()
 
 
 if __name__ == "__main__":

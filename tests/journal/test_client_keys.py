@@ -18,10 +18,15 @@ def client(sandbox: Sandbox, **options: object) -> SmsClub:
     return SmsClub(token="keys", transport=SandboxTransport(sandbox), rate_limit=1000, **options)  # type: ignore[arg-type]
 
 
-async def test_two_sends_with_one_key_at_once_deliver_each_number_once() -> None:
-    """Two coroutines, one key, the per-client memory journal: each number once, both whole."""
+@pytest.mark.parametrize("journal", ["memory", "sqlite"])
+async def test_two_sends_with_one_key_at_once_deliver_each_number_once(
+    journal: str, tmp_path: Path
+) -> None:
+    """Two coroutines, one key (the per-client memory journal, or a SQLite file the
+    second call finds held by the first): each number once, both results whole."""
     sandbox = Sandbox(SandboxConfig(rate_limit=None))
-    async with client(sandbox) as sms:
+    options = {"journal": SqliteJournal(tmp_path / "j.db")} if journal == "sqlite" else {}
+    async with client(sandbox, **options) as sms:
         first, second = await asyncio.gather(
             sms.send(PHONES, "Sale", sender="VashZakaz", key="k"),
             sms.send(PHONES[::-1], "Sale", sender="VashZakaz", key="k"),
@@ -31,6 +36,23 @@ async def test_two_sends_with_one_key_at_once_deliver_each_number_once() -> None
     assert max(delivered.values()) == 1
     assert first.sent == second.sent
     assert sorted(first.sent.values()) == sorted(PHONES)
+
+
+async def test_a_send_frees_its_key_when_it_ends(tmp_path: Path) -> None:
+    """The next call with the key does not wait for the first one's lease: it reads the
+    journal at once and sends nothing again."""
+    sandbox = Sandbox(SandboxConfig(rate_limit=None))
+    path = tmp_path / "j.db"
+    async with client(sandbox, journal=SqliteJournal(path)) as sms:
+        first = await sms.send(PHONES[:250], "Sale", sender="VashZakaz", key="k")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        again = await sms.send(PHONES[:300], "Sale", sender="VashZakaz", key="k")
+        took = loop.time() - started
+    assert took < 5  # far below the 30 s lease a dead holder would cost
+    assert set(first.sent.items()) <= set(again.sent.items())
+    assert sorted(again.sent.values()) == sorted(PHONES[:300])
+    assert max(sandbox.deliveries().values()) == 1
 
 
 async def test_a_key_reused_for_another_text_sends_nothing(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -202,7 +203,7 @@ async def test_a_journal_that_fails_to_claim_sends_nothing() -> None:
     """Claiming failed: nothing sent, the numbers failed, the error on the result."""
 
     class Broken(MemoryJournal):
-        async def claim(self, key: str, phones: object, *, owner: str, lease: float) -> Claim:
+        async def claim(self, key: str, phones: object, **options: Any) -> Claim:
             raise JournalError("disk full")
 
     gateway = FakeGateway()
@@ -253,9 +254,9 @@ async def test_cancelled_while_claiming_sends_nothing_and_gives_the_claim_back()
     gate = asyncio.Event()
 
     class Slow(MemoryJournal):
-        async def claim(self, key: str, phones: object, *, owner: str, lease: float) -> Claim:
+        async def claim(self, key: str, phones: object, **options: Any) -> Claim:
             await gate.wait()
-            return await super().claim(key, phones, owner=owner, lease=lease)  # type: ignore[arg-type]
+            return await super().claim(key, phones, **options)  # type: ignore[arg-type]
 
     journal, gateway = Slow(), FakeGateway()
     task = asyncio.ensure_future(journaled(gateway, journal=journal, key="k")(chunk(PHONES[0])))

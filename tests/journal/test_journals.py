@@ -271,7 +271,7 @@ async def test_sqlite_purges_when_a_send_begins(tmp_path: Path, clock: Clock) ->
 
 
 async def test_sqlite_uses_wal(tmp_path: Path) -> None:
-    """The database is in WAL mode with full sync."""
+    """The database is in WAL mode."""
     async with SqliteJournal(tmp_path / "j.db") as journal:
         await journal.claim("k", PHONES[:1], owner=new_owner(), lease=LEASE)
     with sqlite3.connect(tmp_path / "j.db") as db:
