@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._results import SendResult
 from ..telemetry import mask_numbers
@@ -42,12 +42,17 @@ T = TypeVar("T")
 FLUSH_AFTER = 0.05
 """Seconds a recorded outcome may wait in the queue for a claim to carry it."""
 
-# Lists travel as one argument each, joined with "\n" (a few bytes to pack instead of
-# 100 arguments). Phones never hold a line break. Outcomes travel in groups of four
-# arguments: the owner, its phones, their marks (one letter each: S, f, u), and
-# their details (message ids, reasons): a mode letter, then the details joined with
-# "\n"; mode "e" when a detail holds a line break itself, each detail then escaped
-# ("\\" as "\\\\", a line break as "\\n").
+# One EVALSHA writes a batch: the outcomes queued for the key, then the claims that
+# arrived while the key's previous batch was in flight, in order. ARGV: now, ttl
+# (ms), the number of claims, one argument per claim, one per outcome group.
+#
+# Lists travel inside one argument, joined with "\n" (a few bytes to pack instead of
+# 100 arguments); phones and owners never hold a line break. A claim is
+# "<owner>\n<alive until>\n<phones>". An outcome group (one record) is
+# "<owner>\n<marks>\n<phones>\n<mode><details>": marks one letter per phone (S, f,
+# u), then the details (message ids, reasons) joined with "\n" after a mode letter:
+# "e" when a detail holds a line break itself, every detail then escaped ("\\" as
+# "\\\\", a line break as "\\n"), "=" otherwise.
 _SPLIT = r"""
 local function split(s, from)
   local out, n = {}, 0
@@ -62,73 +67,89 @@ local function split(s, from)
     from = cut + 1
   end
 end
+-- The line of s at from (the text up to the next line break), and where the next starts.
+local function line(s, from)
+  local cut = string.find(s, '\n', from, true) or (#s + 1)
+  return string.sub(s, from, cut - 1), cut + 1
+end
 """
 
-_APPLY = r"""
+_CLAIM = (
+    _SPLIT
+    + r"""
+local entries, meta, owners, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now, ttl, claims = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local touched = #ARGV > 3 + claims
+
 local function unescape(c)
   if c == 'n' then return '\n' end
   return c
 end
 local names = {S = 'sent', f = 'failed', u = 'unknown'}
--- Write the outcome groups ARGV[first..]: a number only while its owner started it.
-local function apply(entries, meta, first)
-  local counts = {sent = 0, failed = 0, unknown = 0}
-  local done = 0
-  for g = first, #ARGV - 3, 4 do
-    local started = 's' .. ARGV[g]
-    local phones = split(ARGV[g + 1], 1)
-    local marks = ARGV[g + 2]
-    local details = split(ARGV[g + 3], 2)
-    local escaped = string.sub(ARGV[g + 3], 1, 1) == 'e'
-    for i = 1, #phones do
-      local phone, mark = phones[i], string.sub(marks, i, i)
-      local name = names[mark]
-      if name and redis.call('HGET', entries, phone) == started then
-        local detail = details[i] or ''
-        if escaped then detail = string.gsub(detail, '\\(.)', unescape) end
-        redis.call('HSET', entries, phone, mark .. detail)
-        counts[name] = counts[name] + 1
-        done = done + 1
-      end
-    end
+local counts = {sent = 0, failed = 0, unknown = 0}
+local done = 0
+-- The outcomes: a number is written only while its owner started it.
+for g = 4 + claims, #ARGV do
+  local s = ARGV[g]
+  local owner, from = line(s, 1)
+  local started = 's' .. owner
+  local marks
+  marks, from = line(s, from)
+  local phones = {}
+  for i = 1, #marks do
+    phones[i], from = line(s, from)
   end
-  if done > 0 then
-    redis.call('HINCRBY', meta, 'started', -done)
-    for _, name in ipairs({'sent', 'failed', 'unknown'}) do
-      if counts[name] > 0 then redis.call('HINCRBY', meta, name, counts[name]) end
+  local escaped = string.sub(s, from, from) == 'e'
+  local details = split(s, from + 1)
+  for i = 1, #marks do
+    local phone, mark = phones[i], string.sub(marks, i, i)
+    local name = names[mark]
+    if name and redis.call('HGET', entries, phone) == started then
+      local detail = details[i] or ''
+      if escaped then detail = string.gsub(detail, '\\(.)', unescape) end
+      redis.call('HSET', entries, phone, mark .. detail)
+      counts[name] = counts[name] + 1
+      done = done + 1
     end
   end
 end
-"""
-
-# ARGV: owner, now, alive until, ttl (ms), the phones; then outcome groups, written
-# first (a number recorded, then claimed again, is claimed as what it became).
-_CLAIM = (
-    _SPLIT
-    + _APPLY
-    + r"""
-local entries, meta, owners, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local owner, now, alive_until, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local recorded = #ARGV > 5
-if recorded then apply(entries, meta, 6) end
-redis.call('HSET', owners, owner, alive_until)
-local phones = split(ARGV[5], 1)
-local out = {}
-local fresh = 0
-for i = 1, #phones do
-  local phone = phones[i]
-  local v = redis.call('HGET', entries, phone)
-  if not v or string.sub(v, 1, 1) == 'f' then
-    redis.call('HSET', entries, phone, 's' .. owner)
-    if v then redis.call('HINCRBY', meta, 'failed', -1) end
-    fresh = fresh + 1
-    out[i] = ''
-  elseif string.sub(v, 1, 1) == 's' then
-    local until_ = redis.call('HGET', owners, string.sub(v, 2)) or '0'
-    out[i] = v .. '\n' .. until_
-  else
-    out[i] = v
+if done > 0 then
+  redis.call('HINCRBY', meta, 'started', -done)
+  for _, name in ipairs({'sent', 'failed', 'unknown'}) do
+    if counts[name] > 0 then redis.call('HINCRBY', meta, name, counts[name]) end
   end
+end
+
+-- The claims, each answered by the number of its phones when all were new (no list
+-- to send back and parse), else by one entry per phone.
+local answers = {}
+local fresh = 0
+for c = 1, claims do
+  local s = ARGV[3 + c]
+  local owner, from = line(s, 1)
+  local alive_until
+  alive_until, from = line(s, from)
+  redis.call('HSET', owners, owner, alive_until)
+  local phones = split(s, from)
+  local out = {}
+  local new = 0
+  for i = 1, #phones do
+    local phone = phones[i]
+    local v = redis.call('HGET', entries, phone)
+    if not v or string.sub(v, 1, 1) == 'f' then
+      redis.call('HSET', entries, phone, 's' .. owner)
+      if v then redis.call('HINCRBY', meta, 'failed', -1) end
+      new = new + 1
+      out[i] = ''
+    elseif string.sub(v, 1, 1) == 's' then
+      local until_ = redis.call('HGET', owners, string.sub(v, 2)) or '0'
+      out[i] = v .. '\n' .. until_
+    else
+      out[i] = v
+    end
+  end
+  fresh = fresh + new
+  if new == #phones then answers[c] = new else answers[c] = out end
 end
 if fresh > 0 then
   redis.call('HINCRBY', meta, 'started', fresh)
@@ -136,32 +157,13 @@ if fresh > 0 then
     redis.call('HSETNX', meta, 'fingerprint', '')
   end
 end
-if fresh > 0 or recorded then
+if fresh > 0 or touched then
   redis.call('HSET', meta, 'updated', now)
   redis.call('ZADD', index, now, KEYS[5])
   redis.call('PEXPIRE', entries, ttl)
   redis.call('PEXPIRE', meta, ttl)
 end
-if fresh == #phones then
-  return fresh  -- all of them new: no list to send back and parse
-end
-return out
-"""
-)
-
-# ARGV: now, ttl (ms), then outcome groups.
-_RECORD = (
-    _SPLIT
-    + _APPLY
-    + r"""
-local entries, meta, index = KEYS[1], KEYS[2], KEYS[3]
-local now, ttl = ARGV[1], tonumber(ARGV[2])
-apply(entries, meta, 3)
-redis.call('HSET', meta, 'updated', now)
-redis.call('ZADD', index, now, KEYS[4])
-redis.call('PEXPIRE', entries, ttl)
-redis.call('PEXPIRE', meta, ttl)
-return 1
+return answers
 """
 )
 
@@ -204,8 +206,8 @@ def _sha(script: str) -> str:
     return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
 
 
-_SOURCES = {_sha(script): script for script in (_CLAIM, _RECORD, _RELEASE, _BEGIN)}
-_CLAIM_SHA, _RECORD_SHA, _RELEASE_SHA, _BEGIN_SHA = _SOURCES
+_SOURCES = {_sha(script): script for script in (_CLAIM, _RELEASE, _BEGIN)}
+_CLAIM_SHA, _RELEASE_SHA, _BEGIN_SHA = _SOURCES
 
 
 def _joined(phones: Sequence[str]) -> str:
@@ -216,29 +218,63 @@ def _joined(phones: Sequence[str]) -> str:
     return text
 
 
-def _group(owner: str, outcomes: Sequence[Outcome]) -> tuple[str, str, str, bytes]:
-    """One record's arguments: owner, phones, marks, details (see ``_APPLY``)."""
-    phones, states, details = zip(*outcomes, strict=True)
-    marks = "".join(map(_MARK_OF.__getitem__, states))
+def _line_free(owner: str) -> str:
+    if "\n" in owner:
+        raise ValueError("an owner name holds a line break")
+    return owner
+
+
+def _group(owner: str, outcomes: Sequence[Outcome]) -> bytes:
+    """One record's outcomes as one argument (see ``_CLAIM``)."""
+    fast = _all_sent(outcomes)
+    phones: Sequence[str]
+    details: Sequence[str]
+    if fast is not None:
+        phones, details = fast
+        marks = "S" * len(phones)
+    else:
+        phones, states, details = zip(*outcomes, strict=True)
+        marks = "".join(map(_MARK_OF.__getitem__, states))
     text = "\n".join(details)
-    if text.count("\n") == len(details) - 1:
+    if text.count("\n") == len(phones) - 1:
         text = "=" + text
     else:  # a detail holds a line break: escape every detail
         text = "e" + "\n".join(d.replace("\\", "\\\\").replace("\n", "\\n") for d in details)
+    group = f"{_line_free(owner)}\n{marks}\n{_joined(phones)}\n{text}"
     # A lone surrogate (a gateway's broken JSON escape) cannot be UTF-8: "?" instead.
-    return owner, _joined(phones), marks, text.encode("utf-8", "replace")
+    return group.encode("utf-8", "replace")
 
 
-def _ungroup(queued: Sequence[Any]) -> list[tuple[str, str, str]]:
+def _all_sent(outcomes: Sequence[Outcome]) -> tuple[list[str], Sequence[str]] | None:
+    """(phones, message ids) when ``outcomes`` are a request's result whose every number
+    was sent (the wrapper's ``ResultOutcomes``: its ``phones`` and ``result``), read
+    from the result's dicts without an :class:`Outcome` per number; else ``None``."""
+    phones, result = getattr(outcomes, "phones", None), getattr(outcomes, "result", None)
+    if not isinstance(result, SendResult) or not isinstance(phones, list):
+        return None
+    sent = result.sent
+    if len(sent) != len(phones) or result.failed or result.unknown:
+        return None
+    if list(sent.values()) == phones:  # the usual answer: ids in the order of the phones
+        return phones, list(sent)
+    ids = {phone: message_id for message_id, phone in sent.items()}
+    details = list(map(ids.get, phones))
+    if None in details:
+        return None
+    return phones, cast("list[str]", details)
+
+
+def _ungroup(queued: Sequence[bytes]) -> list[tuple[str, str, str]]:
     """(phone, mark, detail) of every outcome in ``queued`` groups (to log them)."""
     out: list[tuple[str, str, str]] = []
-    for at in range(0, len(queued) - 3, 4):
-        _, phones, marks, raw = queued[at : at + 4]
-        text = raw.decode("utf-8", "replace")
+    for group in queued:
+        _, marks, rest = group.decode("utf-8", "replace").split("\n", 2)
+        lines = rest.split("\n", len(marks))
+        text = lines.pop() if len(lines) > len(marks) else "="
         details = text[1:].split("\n")
         if text[:1] == "e":
             details = [_unescape(d) for d in details]
-        out.extend(zip(phones.split("\n"), marks, details, strict=False))
+        out.extend(zip(lines, marks, details, strict=False))
     return out
 
 
@@ -276,38 +312,48 @@ def _sort(phones: list[str], answers: Any, now: float) -> Claim:
     return claim
 
 
+_Waiting = tuple["asyncio.Future[Claim]", list[str], float, bytes]
+"""A claim not yet sent: its future, phones, clock and argument."""
+
+
 class _Key:
-    """One journal key's Redis names (built once) and its queued outcomes."""
+    """One journal key: its Redis names (built once), its queued outcomes, and the
+    claims waiting for the batch in flight."""
 
     __slots__ = (
         "claim_head",
-        "idle",
+        "due",
+        "flushers",
         "key",
         "queue",
-        "record_head",
         "release_head",
+        "sending",
         "timer",
-        "writing",
+        "waiting",
     )
 
     def __init__(self, key: str, prefix: str) -> None:
         entries, meta = f"{prefix}e:{key}", f"{prefix}m:{key}"
         self.key = key
         self.claim_head = (entries, meta, f"{prefix}owners", f"{prefix}keys", key)
-        self.record_head = (entries, meta, f"{prefix}keys", key)
         self.release_head = (entries, meta)
-        self.queue: list[Any] = []  # outcome groups of four arguments, oldest first
+        self.waiting: list[_Waiting] = []
+        self.queue: list[bytes] = []  # outcome groups, oldest first
         self.timer: asyncio.TimerHandle | None = None
-        self.writing = 0  # writes in flight that carry outcomes
-        self.idle: asyncio.Future[None] | None = None  # set when ``writing`` drops to 0
+        self.due = False  # write the queue even without a claim to carry it
+        self.flushers: list[asyncio.Future[None]] = []  # settled by the next batch's end
+        self.sending: asyncio.Task[None] | None = None  # the batch in flight
 
     @property
     def busy(self) -> bool:
-        return bool(self.queue or self.writing or self.timer)
+        return bool(self.queue or self.waiting or self.sending or self.timer)
 
 
 _KEYS_KEPT = 1024
 """Keys whose Redis names a journal keeps built (idle ones are dropped beyond it)."""
+
+_MOST_CLAIMS = 32
+"""Claims in one batch at most (3,200 numbers: the script keeps Redis busy ~ms)."""
 
 
 class RedisJournal:
@@ -329,18 +375,22 @@ class RedisJournal:
         <prefix>keys     sorted set: key -> last write (for the summary and purge)
         <prefix>owners   hash: owner -> alive until (epoch seconds)
 
-    What a request costs the client: one ``EVALSHA`` (the claim) with a handful of
-    arguments, the numbers joined into one. :meth:`record` only queues the outcomes
-    (no Redis call, no task): the next claim of the same key carries them in its
-    ``EVALSHA`` and the script writes them before it claims; what no claim carries
-    within ``FLUSH_AFTER`` (0.05 s) is written by a timer, and :meth:`finish` (and
-    every read: :meth:`load`, :meth:`started`, :meth:`summary`, :meth:`purge`)
-    writes what is queued first. A crash meanwhile leaves those numbers *started*:
-    reported ``unknown`` later, never sent again. A write that fails or is cancelled
-    before Redis answers puts its outcomes back in the queue (written twice, an
-    outcome changes nothing: a number is written only while its owner started it);
-    a timer's write that fails is logged (numbers masked) and its outcomes dropped,
-    as a failed record always was.
+    What a request costs the client: a share of one ``EVALSHA``. Claims of a key
+    go out in batches, one batch in flight at a time: the claims that arrive while
+    one is in flight leave together, as one ``EVALSHA`` whose script runs them in
+    order (as many separate claims would run), each claim one argument (its numbers
+    joined). :meth:`record` only queues the outcomes (no Redis call, no task: it
+    returns a resolved future); the key's next batch carries them and its script
+    writes them before the claims. What no claim carries within ``FLUSH_AFTER``
+    (0.05 s) is written by a timer; :meth:`finish` and every read (:meth:`load`,
+    :meth:`started`, :meth:`summary`, :meth:`purge`) write what is queued first. A
+    crash meanwhile leaves those numbers *started*: reported ``unknown`` later, never
+    sent again. A caller cancelled while its claim waits or is in flight does not
+    stop the batch (its answer is dropped). A batch that fails fails its claims and
+    puts its outcomes back in the queue (written twice, an outcome changes nothing:
+    a number is written only while its owner started it); a timer's write that fails
+    is logged (numbers masked) and its outcomes dropped, as a failed record always
+    was.
 
     Args:
         redis: a ``redis.asyncio.Redis`` client (borrowed: never closed here).
@@ -363,7 +413,6 @@ class RedisJournal:
         self._ttl_ms = int(_seconds(retention) * 1000)
         self._clock = clock
         self._keys: dict[str, _Key] = {}
-        self._tasks: set[asyncio.Future[Any]] = set()
         self._done: asyncio.Future[None] | None = None  # resolved: what record() returns
 
     def __repr__(self) -> str:
@@ -392,7 +441,7 @@ class RedisJournal:
             k = self._keys[key] = _Key(key, self.prefix)
         return k
 
-    async def _eval(self, sha: str, keys: int, args: tuple[Any, ...]) -> Any:
+    async def _eval(self, sha: str, keys: int, args: Sequence[Any]) -> Any:
         """``EVALSHA``, loading the script when Redis does not know it (a restart)."""
         from redis.exceptions import NoScriptError  # noqa: PLC0415 - redis is an optional extra
 
@@ -433,43 +482,21 @@ class RedisJournal:
     ) -> Awaitable[Claim]:
         """See :meth:`Journal.claim` (``distinct`` changes nothing here).
 
-        Carries the key's queued outcomes; that write then runs to its end even if
-        the caller is cancelled meanwhile (the outcomes are never left half-known).
+        Returns a future: the claim goes out with the key's next batch (at once when
+        none is in flight). A caller cancelled meanwhile does not stop the batch.
         """
         phones = list(dict.fromkeys(phones))
         if not phones:
             return _no_claim()
         k = self._keys.get(key) or self._key(key)
         now = self._clock()
-        args = (*k.claim_head, owner, repr(now), repr(now + lease), self._ttl_ms, _joined(phones))
-        queued = k.queue
-        if not queued:
-            return self._claim(args, phones, now)
-        k.queue = []
-        k.writing += 1
-        task = asyncio.ensure_future(self._carry(k, args + tuple(queued), queued, phones, now))
-        return asyncio.shield(task)
-
-    async def _claim(self, args: tuple[Any, ...], phones: list[str], now: float) -> Claim:
-        from redis.exceptions import RedisError  # noqa: PLC0415 - redis is an optional extra
-
-        try:
-            answers = await self._eval(_CLAIM_SHA, 5, args)
-        except RedisError as exc:
-            raise JournalError(f"the Redis journal failed to claim numbers: {exc}") from exc
-        return _sort(phones, answers, now)
-
-    async def _carry(
-        self, k: _Key, args: tuple[Any, ...], queued: list[Any], phones: list[str], now: float
-    ) -> Claim:
-        """A claim carrying queued outcomes: on failure they go back to the queue."""
-        try:
-            return await self._claim(args, phones, now)
-        except BaseException:
-            self._put_back(k, queued)
-            raise
-        finally:
-            self._written(k)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Claim] = loop.create_future()
+        argument = f"{_line_free(owner)}\n{now + lease!r}\n{_joined(phones)}".encode()
+        k.waiting.append((future, phones, now, argument))
+        if k.sending is None or k.sending.get_loop() is not loop:  # (a loop run before)
+            k.sending = loop.create_task(self._batches(k))
+        return future
 
     def record(
         self, key: str, outcomes: Sequence[Outcome], *, owner: str, attempt: str | None = None
@@ -478,7 +505,7 @@ class RedisJournal:
         loop = asyncio.get_running_loop()
         if outcomes:
             k = self._keys.get(key) or self._key(key)
-            k.queue += _group(owner, outcomes)
+            k.queue.append(_group(owner, outcomes))
             if k.timer is None:
                 k.timer = loop.call_later(FLUSH_AFTER, self._due, k)
         done = self._done
@@ -491,84 +518,129 @@ class RedisJournal:
         """The timer: write what no claim carried."""
         k.timer = None
         if k.queue:
-            task = asyncio.ensure_future(self._flush(k, loud=False))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            k.due = True
+            self._send(k)
 
-    async def _flush(self, k: _Key, *, loud: bool) -> None:
-        """Write ``k``'s queued outcomes with the record script.
+    def _send(self, k: _Key) -> None:
+        """Start sending ``k``'s batches unless a batch is in flight."""
+        loop = asyncio.get_running_loop()
+        if k.sending is None or k.sending.get_loop() is not loop:  # (a loop run before)
+            k.sending = loop.create_task(self._batches(k))
 
-        ``loud``: a failure raises :class:`JournalError` (the outcomes go back to the
-        queue); else it is logged and the outcomes are dropped (numbers stay started).
-        """
+    async def _batches(self, k: _Key) -> None:
+        """Send ``k``'s batches, one at a time, while claims wait or outcomes are due."""
+        try:
+            while k.waiting or k.flushers or (k.queue and k.due):
+                await self._batch(k)
+        finally:
+            k.sending = None
+
+    async def _batch(self, k: _Key) -> None:
+        """One EVALSHA: the queued outcomes, then the waiting claims."""
+        waiting = k.waiting
+        if len(waiting) > _MOST_CLAIMS:
+            waiting, k.waiting = waiting[:_MOST_CLAIMS], waiting[_MOST_CLAIMS:]
+        else:
+            k.waiting = []
+        claims = [w for w in waiting if not w[0].done()]  # a cancelled caller: not sent
+        queued, k.queue = k.queue, []
+        flushers, k.flushers = k.flushers, []
+        k.due = False
+        if claims or queued:
+            args: list[Any] = [*k.claim_head, repr(self._clock()), self._ttl_ms, len(claims)]
+            args += [w[3] for w in claims]
+            args += queued
+            try:
+                answers = await self._eval(_CLAIM_SHA, 5, args)
+            except Exception as exc:  # every caller of the batch gets it
+                self._failed(k, claims, queued, flushers, exc)
+                return
+            except BaseException:  # cancelled (the loop is closing): not known as written
+                self._put_back(k, queued)
+                for w in claims:
+                    w[0].cancel()
+                for flusher in flushers:
+                    flusher.cancel()
+                raise
+            if not isinstance(answers, list) or len(answers) != len(claims):
+                answers = [answers] * len(claims)  # not an answer per claim: each fails
+            for (future, phones, now, _), answer in zip(claims, answers, strict=True):
+                if not future.done():
+                    try:
+                        future.set_result(_sort(phones, answer, now))
+                    except Exception as exc:  # an answer it cannot read
+                        future.set_exception(exc)
+        for flusher in flushers:
+            if not flusher.done():
+                flusher.set_result(None)
+
+    def _failed(
+        self,
+        k: _Key,
+        claims: list[_Waiting],
+        queued: list[bytes],
+        flushers: list[asyncio.Future[None]],
+        exc: Exception,
+    ) -> None:
+        """A batch failed: its claims raise; its outcomes go back to the queue, or are
+        logged and dropped when only the timer wanted them written."""
         from redis.exceptions import RedisError  # noqa: PLC0415 - redis is an optional extra
 
-        queued, k.queue = k.queue, []
-        if not queued:
-            return
-        k.writing += 1
-        try:
-            await self._eval(
-                _RECORD_SHA, 4, (*k.record_head, repr(self._clock()), self._ttl_ms, *queued)
-            )
-        except RedisError as exc:
-            if loud:
-                self._put_back(k, queued)
-                raise JournalError(f"the Redis journal failed to record outcomes: {exc}") from exc
-            done = _ungroup(queued)
-            # The numbers stay "started": a later call reports them unknown, never resends.
-            # Ids of SMSC and REX400 are "<id>:<phone>", and a key may hold a number:
-            # masked, as every signal of the library is (telemetry.mask_numbers).
-            _log.error(
-                "journal key %r: could not record the outcome of %d numbers (ids %s): %s",
-                mask_numbers(k.key),
-                len(done),
-                mask_numbers(", ".join(detail for _, mark, detail in done if mark == "S")),
-                exc,
-            )
-        except BaseException:
-            self._put_back(k, queued)
-            raise
-        finally:
-            self._written(k)
+        def error(what: str) -> Exception:
+            if isinstance(exc, RedisError):
+                return JournalError(f"the Redis journal failed to {what}: {exc}")
+            return exc
 
-    def _put_back(self, k: _Key, queued: list[Any]) -> None:
+        for future, *_ in claims:
+            if not future.done():
+                future.set_exception(error("claim numbers"))
+        for flusher in flushers:
+            if not flusher.done():
+                flusher.set_exception(error("record outcomes"))
+        if claims or flushers:
+            self._put_back(k, queued)
+            return
+        done = _ungroup(queued)
+        # The numbers stay "started": a later call reports them unknown, never resends.
+        # Ids of SMSC and REX400 are "<id>:<phone>", and a key may hold a number:
+        # masked, as every signal of the library is (telemetry.mask_numbers).
+        _log.error(
+            "journal key %r: could not record the outcome of %d numbers (ids %s): %s",
+            mask_numbers(k.key),
+            len(done),
+            mask_numbers(", ".join(detail for _, mark, detail in done if mark == "S")),
+            exc,
+            exc_info=not isinstance(exc, RedisError),
+        )
+
+    def _put_back(self, k: _Key, queued: list[bytes]) -> None:
         """Queue outcomes again after a failed write.
 
         After the outcomes queued since: if that write did reach Redis and a number it
         failed was claimed again by its owner, a later outcome of the number must land
         first (the old one then changes nothing).
         """
-        k.queue += queued
-        if k.timer is None:
-            k.timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._due, k)
-
-    @staticmethod
-    def _written(k: _Key) -> None:
-        k.writing -= 1
-        if not k.writing and k.idle is not None:
-            if not k.idle.done():
-                k.idle.set_result(None)
-            k.idle = None
+        if queued:
+            k.queue += queued
+            if k.timer is None:
+                k.timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._due, k)
 
     async def _settle(self, k: _Key) -> None:
-        """Write ``k``'s queued outcomes and wait for its writes in flight."""
-        while True:
-            if k.queue:
-                await self._flush(k, loud=True)
-            elif k.writing:
-                if k.idle is None:
-                    k.idle = asyncio.get_running_loop().create_future()
-                await asyncio.shield(k.idle)
-            else:
-                return
+        """Write ``k``'s queued outcomes and wait for its batch in flight."""
+        if not (k.queue or k.sending):
+            return
+        flusher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        k.flushers.append(flusher)
+        self._send(k)
+        await flusher
 
     async def _settle_all(self) -> None:
         for k in list(self._keys.values()):
             await self._settle(k)
 
     async def finish(self, key: str, owner: str) -> None:
-        """Write the key's queued outcomes (every owner's) and wait for its writes.
+        """Write the key's queued outcomes (every owner's) and wait for its batch in
+        flight.
 
         Leases free the numbers of a call that died; a call that finished left none
         started unless its outcomes could not be written.
@@ -611,7 +683,7 @@ class RedisJournal:
     async def _settled(self, key: str) -> None:
         """Reads see this journal's own queued outcomes: written first."""
         k = self._keys.get(key)
-        if k is not None and (k.queue or k.writing):
+        if k is not None:
             await self._settle(k)
 
     async def load(self, key: str) -> SendResult:
