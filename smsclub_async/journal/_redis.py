@@ -292,10 +292,14 @@ async def _no_claim() -> Claim:
 def _sort(phones: list[str], answers: Any, now: float) -> Claim:
     """The claim script's answer, number by number."""
     claim = Claim()
-    if isinstance(answers, int):  # every number was new
+    if isinstance(answers, int):  # every number was new (so none repeated)
         claim.fresh = phones
         return claim
+    seen: set[str] = set()
     for phone, raw in zip(phones, answers, strict=True):
+        if phone in seen:  # a repeat: the first one tells
+            continue
+        seen.add(phone)
         value = raw.decode() if isinstance(raw, bytes) else str(raw)
         if not value:
             claim.fresh.append(phone)
@@ -485,7 +489,7 @@ class RedisJournal:
         Returns a future: the claim goes out with the key's next batch (at once when
         none is in flight). A caller cancelled meanwhile does not stop the batch.
         """
-        phones = list(dict.fromkeys(phones))
+        phones = list(phones)  # a repeat is answered as held by the owner: dropped then
         if not phones:
             return _no_claim()
         k = self._keys.get(key) or self._key(key)
