@@ -69,6 +69,7 @@ from ._tracking import StatusChange, track_statuses
 
 if TYPE_CHECKING:
     from .journal import JournaledSend
+    from .journal._wrapper import ClaimingAhead
 
 __all__ = ["GatewayClient", "SendPlan"]
 
@@ -595,15 +596,19 @@ class _SendRun:
         source = _Guarded(chunks)
         fatal: SmsClubError | None = None
         journal: JournaledSend | None = None
+        ahead: ClaimingAhead | None = None
         try:
             self._pipeline = self._client._open()
             if self._deadline is not None:
                 self._not_after = asyncio.get_running_loop().time() + self._deadline
             worker: Callable[[Chunk], Awaitable[SendResult]] = self.send_chunk
+            items: AsyncIterator[Chunk] = source
             if key is not None:
                 worker = journal = await self._client._journaled(self.send_chunk, key, self._plan)
+                if finite:  # reading a list never waits: claim a group in one write
+                    items = ahead = journal.claim_ahead(source, window=self._client.max_concurrency)
             parts = fan_out(
-                source,
+                items,
                 worker,
                 limit=self._client.max_concurrency,
                 stop_after=lambda r: isinstance(r.error, _FATAL),
@@ -619,6 +624,8 @@ class _SendRun:
             if fatal is not None and finite and source.error is None:
                 # The rest was never attempted: say so, recipient by recipient.
                 why = f"the send stopped first ({fatal})"
+                for chunk in ahead.leftover() if ahead is not None else ():
+                    yield not_attempted(self._empty(chunk), chunk, why)
                 async for chunk in chunks:
                     yield not_attempted(self._empty(chunk), chunk, why)
         finally:

@@ -62,19 +62,35 @@ class BatchThread:
         self._translate = translate
         self._on_rollback = on_rollback
         self._name = name
-        self._queue: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job[Any]]] = queue.SimpleQueue()
+        self._outbox: list[_Job[Any]] = []
+        self._outbox_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
         self._start_lock = threading.Lock()
 
     def submit(self, work: Work[T]) -> asyncio.Future[T]:
-        """Queue ``work``; the future is settled on the running loop when it is done."""
+        """Queue ``work``; the future is settled on the running loop when it is done.
+
+        Jobs submitted in one turn of the event loop reach the thread together (one
+        wake-up of the thread, one transaction).
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if self._thread is None:
             self._start()
-        self._queue.put(_Job(work, loop, future))
+        with self._outbox_lock:
+            self._outbox.append(_Job(work, loop, future))
+            first = len(self._outbox) == 1
+        if first:
+            loop.call_soon(self._push)
         return future
+
+    def _push(self) -> None:
+        with self._outbox_lock:
+            jobs, self._outbox = self._outbox, []
+        if jobs:
+            self._queue.put(jobs)
 
     async def close(self) -> None:
         """Close the connection after the queued jobs, and end the thread."""
@@ -82,7 +98,8 @@ class BatchThread:
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(_Job(None, loop, future))
+        self._push()
+        self._queue.put([_Job(None, loop, future)])
         await asyncio.shield(future)
 
     def _start(self) -> None:
@@ -96,10 +113,10 @@ class BatchThread:
 
     def _serve(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            batch = self._queue.get()
             while True:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch += self._queue.get_nowait()
                 except queue.Empty:
                     break
             jobs = [job for job in batch if job.work is not None]

@@ -544,13 +544,8 @@ class SqliteJournal:
             if attempt is None:
                 self._record_unnamed(db, key, list(outcomes), owner)
                 continue
-            if isinstance(outcomes, ResultOutcomes):  # the result's dicts as they are
-                result, phones = outcomes.result, outcomes.phones
-                delivered = set(result.sent.values())
-                sent = sum(phone in delivered for phone in phones)
-                failed = sum(phone in result.failed and phone not in delivered for phone in phones)
-                stored = json.dumps([result.sent, result.failed, result.unknown])
-                counts = (sent, failed, len(phones) - sent - failed)
+            if isinstance(outcomes, ResultOutcomes):
+                stored, counts = _compact(outcomes)
             else:
                 tally = {"sent": 0, "failed": 0, "unknown": 0}
                 for outcome in outcomes:
@@ -723,22 +718,47 @@ class SqliteJournal:
         await self._thread.close()
 
 
-def _marks(phones: str | list[str], outcome: str | None) -> dict[str, str]:
-    """An attempt's outcome, number -> mark.
+def _compact(outcomes: ResultOutcomes) -> tuple[str, tuple[int, int, int]]:
+    """A result, stored against the attempt's numbers: ``[ids, failed, unknown]``.
 
-    Stored as a send's result (``[sent, failed, unknown]``: its three dicts) or, when
-    recorded number by number, as an object number -> mark.
+    ``ids`` holds the message id of each number in the attempt's order (``null``
+    when not sent); ``failed`` and ``unknown`` are the result's reasons of the other
+    numbers. The numbers are not written twice.
+    """
+    result, phones = outcomes.result, outcomes.phones
+    id_of = {phone: message_id for message_id, phone in result.sent.items()}
+    ids = [id_of.get(phone) for phone in phones]
+    sent = len(phones) - ids.count(None)
+    if sent == len(phones):
+        return json.dumps([ids, {}, {}]), (sent, 0, 0)
+    failed = {p: result.failed[p] for p in phones if p not in id_of and p in result.failed}
+    unknown = {
+        p: result.unknown[p]
+        for p in phones
+        if p not in id_of and p not in failed and p in result.unknown
+    }
+    return json.dumps([ids, failed, unknown]), (sent, len(failed), len(phones) - sent - len(failed))
+
+
+def _marks(phones: str | list[str], outcome: str | None) -> dict[str, str]:
+    """An attempt's outcome, number -> mark (a number it lacks: not accounted).
+
+    Stored as ``[ids, failed, unknown]`` (see :func:`_compact`) or, when recorded
+    number by number, as an object number -> mark.
     """
     stored = json.loads(outcome or "{}")
     if isinstance(stored, dict):
         return stored
-    sent, failed, unknown = stored
-    marks = {phone: "S" + message_id for message_id, phone in sent.items()}
-    listed = set(json.loads(phones) if isinstance(phones, str) else phones)
+    ids, failed, unknown = stored
+    listed = json.loads(phones) if isinstance(phones, str) else phones
+    marks = {
+        phone: "S" + message_id
+        for phone, message_id in zip(listed, ids, strict=False)
+        if message_id is not None
+    }
     for prefix, reasons in (("f", failed), ("u", unknown)):
         for phone, reason in reasons.items():
-            if phone in listed and phone not in marks:
-                marks[phone] = prefix + reason
+            marks.setdefault(phone, prefix + reason)
     return marks
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -172,19 +173,40 @@ class JournaledSend:
         # Only to a journal that takes it: one written before the keyword still works.
         self._distinct = distinct and _takes_distinct(journal)
         self._heart = _Lease(journal, self.owner, self._lease_s)
+        self._ahead: dict[int, asyncio.Future[Claim]] = {}  # id(chunk) -> its claim
 
     def __repr__(self) -> str:
         return f"JournaledSend(key={self.key!r}, owner={self.owner!r}, journal={self.journal!r})"
 
+    def claim_ahead(self, chunks: AsyncIterator[Chunk], *, window: int) -> ClaimingAhead:
+        """Read ``chunks`` up to ``window`` at a time and claim each group at once.
+
+        For a source that never waits (a list): one journal write, one hop to the
+        journal's thread, for a group of requests instead of one each. The numbers
+        of a group are *started* a little earlier than their request leaves (a crash
+        meanwhile reports them ``unknown``, like those waiting for the rate limit).
+        """
+        return ClaimingAhead(self, chunks, window=window)
+
+    def _claim_group(self, chunks: list[Chunk]) -> None:
+        for chunk in chunks:
+            if chunk.phones:
+                phones = list(dict.fromkeys(chunk.phones))
+                self._ahead[id(chunk)] = _start_claim(
+                    self.journal, self.key, phones, self.owner, self._lease_s, self._distinct
+                )
+
     async def aclose(self) -> None:
-        """Write this call's queued outcomes and free the key (:meth:`Journal.finish`).
+        """Give back the claims of chunks never sent, write this call's queued outcomes
+        and free the key (:meth:`Journal.finish`).
 
         Never raises: the results were returned already. If the journal cannot write
         them, the error is logged and their numbers stay *started* in the journal
         (reported ``unknown`` by a later call, never resent). A cancellation
-        meanwhile does not stop the write.
+        meanwhile does not stop the writes.
         """
-        finishing = _keep(self.journal.finish(self.key, self.owner))
+        unsent, self._ahead = list(self._ahead.values()), {}
+        finishing = _keep(self._finish(unsent))
         try:
             await asyncio.shield(finishing)
         except asyncio.CancelledError:
@@ -193,6 +215,11 @@ class JournaledSend:
             _log.error(
                 "journal key %r: could not write the last outcomes: %s", mask_numbers(self.key), exc
             )
+
+    async def _finish(self, unsent: list[asyncio.Future[Claim]]) -> None:
+        for claiming in unsent:
+            await _give_back(claiming, self.journal, self.key, self.owner)
+        await self.journal.finish(self.key, self.owner)
 
     async def __call__(self, chunk: Chunk) -> SendResult:
         if not chunk.phones:
@@ -205,9 +232,17 @@ class JournaledSend:
         try:
             while pending:
                 try:
-                    claim = await _claim(
-                        self.journal, self.key, pending, self.owner, self._lease_s, self._distinct
-                    )
+                    claiming = self._ahead.pop(id(chunk), None) if first else None
+                    if claiming is None:
+                        claiming = _start_claim(
+                            self.journal,
+                            self.key,
+                            pending,
+                            self.owner,
+                            self._lease_s,
+                            self._distinct,
+                        )
+                    claim = await _settle_claim(claiming, self.journal, self.key, self.owner)
                 except JournalError as exc:
                     combined.failed.update(
                         dict.fromkeys(pending, f"not sent: the journal failed: {exc}")
@@ -248,6 +283,41 @@ class JournaledSend:
         return _combine(combined, fresh_results)
 
 
+class ClaimingAhead(AsyncIterator[Chunk]):
+    """Chunks read ahead in groups, each group's claims started together.
+
+    Made by :meth:`JournaledSend.claim_ahead`. ``leftover()`` hands back the chunks
+    read but never asked for (the send stopped first): they were never sent, and
+    :meth:`JournaledSend.aclose` gives their claims back.
+    """
+
+    __slots__ = ("_buffer", "_chunks", "_send", "_window")
+
+    def __init__(self, send: JournaledSend, chunks: AsyncIterator[Chunk], *, window: int) -> None:
+        self._send = send
+        self._chunks = chunks
+        self._window = window
+        self._buffer: deque[Chunk] = deque()
+
+    async def __anext__(self) -> Chunk:
+        if not self._buffer:
+            group = [await anext(self._chunks)]
+            while len(group) < self._window:
+                try:
+                    group.append(await anext(self._chunks))
+                except StopAsyncIteration:
+                    break
+            self._send._claim_group(group)
+            self._buffer.extend(group)
+        return self._buffer.popleft()
+
+    def leftover(self) -> list[Chunk]:
+        """The chunks read and not yet asked for (emptied)."""
+        out = list(self._buffer)
+        self._buffer.clear()
+        return out
+
+
 def _combine(earlier: SendResult, fresh: list[SendResult]) -> SendResult:
     """A chunk's result: what the journal knew, then what was sent now (its type kept)."""
     if not fresh:
@@ -271,27 +341,36 @@ def _takes_distinct(journal: Journal) -> bool:
     )
 
 
-async def _claim(  # noqa: PLR0917 - the call's claim, passed on
+def _start_claim(  # noqa: PLR0917 - the call's claim, passed on
     journal: Journal, key: str, phones: list[str], owner: str, lease: float, distinct: bool
-) -> Claim:
-    """Claim; if cancelled meanwhile, give back what the claim took (nothing was sent)."""
+) -> asyncio.Future[Claim]:
     claim = (
         journal.claim(key, phones, owner=owner, lease=lease, distinct=True)
         if distinct
         else journal.claim(key, phones, owner=owner, lease=lease)
     )
-    claiming = asyncio.ensure_future(claim)
+    return asyncio.ensure_future(claim)
+
+
+async def _settle_claim(
+    claiming: asyncio.Future[Claim], journal: Journal, key: str, owner: str
+) -> Claim:
+    """Wait for a claim; if cancelled meanwhile, give back what it took (nothing was sent)."""
     try:
         return await asyncio.shield(claiming)
     except asyncio.CancelledError:
-
-        async def give_back() -> None:
-            with contextlib.suppress(BaseException):
-                claim = await claiming
-                await journal.release(key, claim.fresh, owner=owner, attempt=claim.attempt)
-
-        _keep(give_back())
+        _keep(_give_back(claiming, journal, key, owner))
         raise
+
+
+async def _give_back(
+    claiming: asyncio.Future[Claim], journal: Journal, key: str, owner: str
+) -> None:
+    """Release a claim whose numbers were never sent."""
+    with contextlib.suppress(BaseException):
+        claim = await claiming
+        if claim.fresh:
+            await journal.release(key, claim.fresh, owner=owner, attempt=claim.attempt)
 
 
 async def _record(journal: Journal, key: str, claim: Claim, result: SendResult, owner: str) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from smsclub_async import SmsClub
+from smsclub_async.errors import AuthenticationError
 from smsclub_async.journal import JournalConflictError, SqliteJournal
 from smsclub_async.sandbox import Sandbox, SandboxConfig, SandboxTransport
 
@@ -78,3 +80,68 @@ async def test_send_personalized_with_a_key_resumes_with_the_right_texts(tmp_pat
     messages = sandbox.messages()
     assert len(messages) == 150
     assert all(texts[m.phone] == m.text for m in messages)
+
+
+class RevokedAfter(httpx.AsyncBaseTransport):
+    """The sandbox until ``requests`` went through, then 401 (the token was revoked),
+    a moment later than the answers before it."""
+
+    def __init__(self, sandbox: Sandbox, requests: int) -> None:
+        self.inner = SandboxTransport(sandbox)
+        self.left = requests
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.left <= 0:
+            await asyncio.sleep(0.05)
+            return httpx.Response(401, json={"success_request": {"info": "bad token"}})
+        self.left -= 1
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_list_is_claimed_in_groups(tmp_path: Path) -> None:
+    """A finite send's chunks are claimed a group at a time: far fewer journal
+    transactions than requests, and every number delivered once."""
+    sandbox = Sandbox(SandboxConfig(rate_limit=None))
+    journal = SqliteJournal(tmp_path / "j.db")
+    transactions = 0
+    run = journal._thread._run
+
+    def counting(jobs: list[object]) -> None:
+        nonlocal transactions
+        transactions += 1
+        run(jobs)  # type: ignore[arg-type]
+
+    journal._thread._run = counting  # type: ignore[method-assign]
+    phones = [f"38066{i:07d}" for i in range(2000)]  # 20 requests
+    async with client(sandbox, journal=journal) as sms:
+        result = await sms.send(phones, "Sale", sender="VashZakaz", key="k")
+    assert sorted(result.sent.values()) == phones
+    assert max(sandbox.deliveries().values()) == 1
+    assert transactions <= 10
+
+
+async def test_chunks_claimed_ahead_of_a_fatal_stop_are_given_back(tmp_path: Path) -> None:
+    """A 401 after the first request: the chunks read ahead are reported not sent,
+    their claims given back, and a rerun with the key sends exactly them."""
+    sandbox = Sandbox(SandboxConfig(rate_limit=None))
+    path = tmp_path / "j.db"
+    phones = [f"38066{i:07d}" for i in range(1000)]
+    async with SmsClub(
+        token="keys",
+        transport=RevokedAfter(sandbox, 1),
+        rate_limit=1000,
+        max_concurrency=3,  # a group of three read ahead while the 401 is on its way
+        journal=SqliteJournal(path),
+    ) as sms:
+        with pytest.raises(AuthenticationError) as caught:
+            await sms.send(phones, "Sale", sender="VashZakaz", key="k")
+    partial = caught.value.partial
+    assert len(partial.sent) == 100
+    assert sorted([*partial.sent.values(), *partial.failed]) == phones
+    async with SqliteJournal(path) as journal:
+        (summary,) = await journal.summary()
+    assert (summary.sent, summary.started) == (100, 0)
+    async with client(sandbox, journal=SqliteJournal(path)) as sms:
+        again = await sms.send(phones, "Sale", sender="VashZakaz", key="k")
+    assert sorted(again.sent.values()) == phones
+    assert set(sandbox.deliveries().values()) == {1}
