@@ -389,12 +389,14 @@ class RedisJournal:
     (0.05 s) is written by a timer; :meth:`finish` and every read (:meth:`load`,
     :meth:`started`, :meth:`summary`, :meth:`purge`) write what is queued first. A
     crash meanwhile leaves those numbers *started*: reported ``unknown`` later, never
-    sent again. A caller cancelled while its claim waits or is in flight does not
-    stop the batch (its answer is dropped). A batch that fails fails its claims and
-    puts its outcomes back in the queue (written twice, an outcome changes nothing:
-    a number is written only while its owner started it); a timer's write that fails
-    is logged (numbers masked) and its outcomes dropped, as a failed record always
-    was.
+    sent again. A claim whose caller is cancelled before its batch leaves is not
+    sent; a batch in flight runs to its end whatever its callers do (a cancelled
+    caller's numbers stay started, as a crash would leave them). A batch that fails
+    fails its claims and puts its outcomes back in the queue: written twice, an
+    outcome changes nothing, as a number is written only while its owner started it
+    (unless that owner claimed the number again meanwhile, after a failure: only a
+    send that repeats numbers does). A timer's write that fails is logged (numbers
+    masked) and its outcomes dropped, as a failed record always was.
 
     Args:
         redis: a ``redis.asyncio.Redis`` client (borrowed: never closed here).
