@@ -405,7 +405,9 @@ class GatewayClient:
         else:
             lane = "high" if check_priority(priority) else "normal"
         run = _SendRun(self, plan, lane=lane, deadline=_deadline_seconds(deadline))
-        results = run.results(chunks, key=key, finite=finite)
+        # Reading a source that is not async never waits on the event loop.
+        eager = not isinstance(recipients, AsyncIterable)
+        results = run.results(chunks, key=key, finite=finite, eager=eager)
         if _telemetry._active is not None:
             results = _telemetry.observe_send(self, plan.endpoint, lane, results, run.unclaimed)
         return SendStream(results, run.unclaimed)
@@ -590,7 +592,12 @@ class _SendRun:
         )
 
     async def results(
-        self, chunks: AsyncGenerator[Chunk, None], *, key: str | None, finite: bool
+        self,
+        chunks: AsyncGenerator[Chunk, None],
+        *,
+        key: str | None,
+        finite: bool,
+        eager: bool = False,
     ) -> AsyncGenerator[SendResult, None]:
         """The chunks' results as they finish; then the error that stopped the send."""
         source = _Guarded(chunks)
@@ -605,7 +612,7 @@ class _SendRun:
             items: AsyncIterator[Chunk] = source
             if key is not None:
                 worker = journal = await self._client._journaled(self.send_chunk, key, self._plan)
-                if finite:  # reading a list never waits: claim a group in one write
+                if eager:  # reading never waits: claim a group of chunks in one write
                     items = ahead = journal.claim_ahead(source, window=self._client.max_concurrency)
             parts = fan_out(
                 items,
@@ -621,13 +628,15 @@ class _SendRun:
                     if isinstance(result.error, _FATAL):
                         fatal = result.error
                     yield result
-            if fatal is not None and finite and source.error is None:
-                # The rest was never attempted: say so, recipient by recipient.
+            if fatal is not None:
+                # The rest was never attempted: say so, recipient by recipient (what was
+                # read ahead always; the rest of an input already in memory too).
                 why = f"the send stopped first ({fatal})"
                 for chunk in ahead.leftover() if ahead is not None else ():
                     yield not_attempted(self._empty(chunk), chunk, why)
-                async for chunk in chunks:
-                    yield not_attempted(self._empty(chunk), chunk, why)
+                if finite and source.error is None:
+                    async for chunk in chunks:
+                        yield not_attempted(self._empty(chunk), chunk, why)
         finally:
             if journal is not None:
                 await journal.aclose()  # the queued outcomes written, the key freed

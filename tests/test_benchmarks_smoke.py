@@ -26,7 +26,7 @@ EXPECTED = {
     "bench_tokens.py": ["variants", "cap"],
     "bench_decode.py": ["us_per_call", "speedup_vs_json_loads_walk"],
     "bench_memory.py": ["rows", "send_iter_growth_mb"],
-    "bench_journal.py": ["engine", "rate", "cpu", "memory"],
+    "bench_journal.py": ["rate", "cpu", "memory"],
 }
 
 

@@ -224,7 +224,10 @@ async def run_job(
         )
 
     # Not a TaskGroup: one chunk that gives up must not cancel chunks that are sending.
-    outcomes = await asyncio.gather(*(one_chunk(i) for i in chunks), return_exceptions=True)
+    try:
+        outcomes = await asyncio.gather(*(one_chunk(i) for i in chunks), return_exceptions=True)
+    finally:
+        await send.aclose()  # the outcomes written, the key free for the next worker
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
