@@ -3,8 +3,9 @@
 How a claim stays cheap. A key is usually sent by one call at a time, so the
 journal does not index numbers while one call holds a key: a claim appends one row
 (the attempt: its owner and its numbers as one JSON array) and its outcome is one
-update of that row, a page or two of the WAL per request instead of a hundred index
-entries scattered over the file. The number index (``entries``) is built only when
+row appended to ``outcomes`` (a row that grew in place would move its neighbours):
+a page or two of the WAL per request instead of a hundred index entries scattered
+over the file. The number index (``entries``) is built only when
 a key changes hands:
 
 * **Taken over** (its holder finished, or died: lease run out, process gone): the
@@ -62,10 +63,11 @@ T = TypeVar("T")
 
 _log = logging.getLogger("smsclub_async.journal")
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 # keys.holder: the owner that holds the key alone, SHARED once two calls met on it,
 # NULL when free. keys.indexed: the last attempt whose numbers are in ``entries``.
+# An attempt without an ``outcomes`` row is started, not done.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,14 +83,16 @@ CREATE TABLE IF NOT EXISTS attempts (
     key_id INTEGER NOT NULL,
     owner TEXT NOT NULL,
     phones TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0,
-    outcome TEXT,
-    size INTEGER NOT NULL,
-    sent INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    unknown INTEGER NOT NULL DEFAULT 0
+    size INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts (key_id);
+CREATE TABLE IF NOT EXISTS outcomes (
+    attempt INTEGER PRIMARY KEY,
+    result TEXT NOT NULL,
+    sent INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    unknown INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS entries (
     key_id INTEGER NOT NULL,
     phone TEXT NOT NULL,
@@ -101,8 +105,9 @@ CREATE TABLE IF NOT EXISTS owners (
 );
 """
 
-# A file of the first layout (a row per number for every claim): its index is
-# complete, so its keys are shared (indexed on every claim, as before).
+# A file of the first layout (a row per number for every claim, outcomes in the
+# attempt rows): its index is complete, so its keys are shared (indexed on every
+# claim, as before).
 _MIGRATE_1 = """
 ALTER TABLE attempts ADD COLUMN phones TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE keys ADD COLUMN holder TEXT;
@@ -112,6 +117,10 @@ UPDATE attempts SET phones = (
 );
 UPDATE keys SET holder = '*',
     indexed = coalesce((SELECT max(id) FROM attempts WHERE key_id = keys.id), 0);
+"""
+_MIGRATE_OUTCOMES = """
+INSERT OR IGNORE INTO outcomes (attempt, result, sent, failed, unknown)
+    SELECT id, coalesce(outcome, '{}'), sent, failed, unknown FROM attempts WHERE done = 1;
 """
 
 SHARED = "*"
@@ -145,8 +154,9 @@ _INSERT_FRESH = (
     " WHERE true ON CONFLICT DO NOTHING"
 )
 _HOLDERS = (
-    "SELECT e.phone, a.id, a.owner, a.done, a.outcome, o.alive_until, a.phones"
+    "SELECT e.phone, a.id, a.owner, r.attempt IS NOT NULL, r.result, o.alive_until, a.phones"
     " FROM entries AS e JOIN attempts AS a ON a.id = e.attempt"
+    " LEFT JOIN outcomes AS r ON r.attempt = a.id"
     " LEFT JOIN owners AS o ON o.owner = a.owner"
     " WHERE e.key_id = ? AND e.phone IN (SELECT value FROM json_each(?))"
 )
@@ -273,12 +283,10 @@ class SqliteJournal:
             return
         columns = {row[1] for row in db.execute("PRAGMA table_info(attempts)")}
         if columns and "phones" not in columns:
-            for statement in _MIGRATE_1.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
+            _run_script(db, _MIGRATE_1)
+        _run_script(db, _SCHEMA)
+        if "done" in columns:  # outcomes kept in the attempt rows (layouts 1 and 2)
+            _run_script(db, _MIGRATE_OUTCOMES)
         db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _failure(self, exc: sqlite3.Error) -> JournalError:
@@ -418,8 +426,8 @@ class SqliteJournal:
             self._sort(db, claim, key_id, attempt, phones, listed, now)
             if len(claim.fresh) != len(phones):
                 db.execute(
-                    "UPDATE attempts SET phones = ?, size = ?, done = ? WHERE id = ?",
-                    (json.dumps(claim.fresh), len(claim.fresh), int(not claim.fresh), attempt),
+                    "UPDATE attempts SET phones = ?, size = ? WHERE id = ?",
+                    (json.dumps(claim.fresh), len(claim.fresh), attempt),
                 )
         if not claim.fresh:
             claim.attempt = None
@@ -523,7 +531,7 @@ class SqliteJournal:
                 [(attempt, key_id, phone) for _, phone in retaken],
             )
             db.executemany(
-                "UPDATE attempts SET size = size - 1, failed = failed - 1 WHERE id = ?",
+                "UPDATE outcomes SET failed = failed - 1 WHERE attempt = ?",
                 [(holder,) for holder, _ in retaken],
             )
 
@@ -554,8 +562,8 @@ class SqliteJournal:
                 counts = (tally["sent"], tally["failed"], tally["unknown"])
             rows.append((stored, *counts, int(attempt), owner))
         db.executemany(
-            "UPDATE attempts SET done = 1, outcome = ?, sent = ?, failed = ?, unknown = ?"
-            " WHERE id = ? AND owner = ? AND done = 0",
+            "INSERT OR IGNORE INTO outcomes (attempt, result, sent, failed, unknown)"
+            " SELECT id, ?, ?, ?, ? FROM attempts WHERE id = ? AND owner = ?",
             rows,
         )
 
@@ -566,7 +574,8 @@ class SqliteJournal:
         holders: dict[str, int] = {}
         for attempt_id, phones in db.execute(
             "SELECT a.id, a.phones FROM attempts AS a JOIN keys AS k ON k.id = a.key_id"
-            " WHERE k.key = ? AND a.owner = ? AND a.done = 0",
+            " WHERE k.key = ? AND a.owner = ?"
+            " AND NOT EXISTS (SELECT 1 FROM outcomes WHERE attempt = a.id)",
             (key, owner),
         ):
             holders.update(dict.fromkeys(json.loads(phones), attempt_id))
@@ -594,7 +603,8 @@ class SqliteJournal:
             query = (
                 "SELECT a.id, a.key_id, a.phones FROM attempts AS a"
                 " JOIN keys AS k ON k.id = a.key_id"
-                " WHERE k.key = ? AND a.owner = ? AND a.done = 0"
+                " WHERE k.key = ? AND a.owner = ?"
+                " AND NOT EXISTS (SELECT 1 FROM outcomes WHERE attempt = a.id)"
             )
             args: tuple[object, ...] = (key, owner)
             if attempt is not None:
@@ -612,8 +622,8 @@ class SqliteJournal:
                 )
                 # Never deleted: attempt ids must keep growing (``keys.indexed``).
                 db.execute(
-                    "UPDATE attempts SET phones = ?, size = ?, done = ? WHERE id = ?",
-                    (json.dumps(kept), len(kept), int(not kept), attempt_id),
+                    "UPDATE attempts SET phones = ?, size = ? WHERE id = ?",
+                    (json.dumps(kept), len(kept), attempt_id),
                 )
 
         if phones:
@@ -635,8 +645,9 @@ class SqliteJournal:
         """
         latest: dict[str, tuple[str, str]] = {}
         for owner, listed, done, outcome in db.execute(
-            "SELECT a.owner, a.phones, a.done, a.outcome FROM keys AS k"
-            " JOIN attempts AS a ON a.key_id = k.id WHERE k.key = ? ORDER BY a.id",
+            "SELECT a.owner, a.phones, r.attempt IS NOT NULL, r.result FROM keys AS k"
+            " JOIN attempts AS a ON a.key_id = k.id"
+            " LEFT JOIN outcomes AS r ON r.attempt = a.id WHERE k.key = ? ORDER BY a.id",
             (key,),
         ):
             if not done:
@@ -670,8 +681,9 @@ class SqliteJournal:
         def work(db: sqlite3.Connection) -> list[KeySummary]:
             counts: dict[int, dict[str, int]] = {}
             for key_id, started, sent, failed, unknown in db.execute(
-                "SELECT key_id, sum(CASE WHEN done THEN 0 ELSE size END), sum(sent),"
-                " sum(failed), sum(unknown) FROM attempts GROUP BY key_id"
+                "SELECT a.key_id, sum(CASE WHEN r.attempt IS NULL THEN a.size ELSE 0 END),"
+                " sum(r.sent), sum(r.failed), sum(r.unknown) FROM attempts AS a"
+                " LEFT JOIN outcomes AS r ON r.attempt = a.id GROUP BY a.key_id"
             ):
                 counts[key_id] = {
                     _STARTED: started or 0,
@@ -694,6 +706,10 @@ class SqliteJournal:
 
     def _drop_before(self, db: sqlite3.Connection, before: float) -> int:
         old = [k for (k,) in db.execute("SELECT id FROM keys WHERE updated < ?", (before,))]
+        db.executemany(
+            "DELETE FROM outcomes WHERE attempt IN (SELECT id FROM attempts WHERE key_id = ?)",
+            [(k,) for k in old],
+        )
         for table, column in (("entries", "key_id"), ("attempts", "key_id"), ("keys", "id")):
             db.executemany(
                 f"DELETE FROM {table} WHERE {column} = ?",  # noqa: S608 - our own names
@@ -760,6 +776,12 @@ def _marks(phones: str | list[str], outcome: str | None) -> dict[str, str]:
         for phone, reason in reasons.items():
             marks.setdefault(phone, prefix + reason)
     return marks
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _done(value: T) -> asyncio.Future[T]:
