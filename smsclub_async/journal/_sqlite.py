@@ -149,6 +149,20 @@ _APPEND_IF_HELD = (
     " SELECT id, ?, ?, ? FROM keys WHERE key = ? AND holder = ? AND indexed = 0"
     " RETURNING id"
 )
+# [[attempt, owner, result, sent, failed, unknown], ...]; only the attempt's owner
+# records it, once.
+_RECORD_ALL = (
+    "INSERT OR IGNORE INTO outcomes (attempt, result, sent, failed, unknown)"
+    " SELECT a.id, json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'),"
+    " json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]')"
+    " FROM json_each(?) AS r JOIN attempts AS a ON a.id = json_extract(r.value, '$[0]')"
+    " AND a.owner = json_extract(r.value, '$[1]')"
+)
+_APPEND_ALL_IF_HELD = (
+    "INSERT INTO attempts (key_id, owner, phones, size)"
+    " SELECT k.id, ?, j.value, json_array_length(j.value) FROM keys AS k, json_each(?) AS j"
+    " WHERE k.key = ? AND k.holder = ? AND k.indexed = 0 ORDER BY j.key"
+)
 _INSERT_FRESH = (
     "INSERT INTO entries (key_id, phone, attempt) SELECT ?, value, ? FROM json_each(?)"
     " WHERE true ON CONFLICT DO NOTHING"
@@ -375,6 +389,45 @@ class SqliteJournal:
             return _done(Claim())
         return self._submit(lambda db: self._claim_in(db, key, unique, owner, lease, distinct))
 
+    def claim_many(
+        self,
+        key: str,
+        phone_lists: Sequence[Sequence[str]],
+        *,
+        owner: str,
+        lease: float,
+        distinct: bool = False,
+    ) -> asyncio.Future[list[Claim]]:
+        """Claims of several requests of one call, in one job and, for a key the call
+        holds alone, one statement: what :meth:`JournaledSend.claim_ahead
+        <smsclub_async.journal.JournaledSend.claim_ahead>` uses."""
+        lists = [list(dict.fromkeys(phones)) for phones in phone_lists]
+        return self._submit(lambda db: self._claim_all_in(db, key, lists, owner, lease, distinct))
+
+    def _claim_all_in(  # noqa: PLR0917 - the claims' arguments, passed on
+        self,
+        db: sqlite3.Connection,
+        key: str,
+        lists: list[list[str]],
+        owner: str,
+        lease: float,
+        distinct: bool,
+    ) -> list[Claim]:
+        if distinct and all(lists):
+            now = self._clock()
+            self._keep_alive(db, owner, now, lease)
+            self._touch(db, key, now)
+            # No RETURNING (a step, so a round of the GIL, per row): under the write
+            # lock, rows appended together take the ids up to the last one.
+            appended = db.execute(_APPEND_ALL_IF_HELD, (owner, json.dumps(lists), key, owner))
+            if appended.rowcount == len(lists) and appended.lastrowid:
+                first = appended.lastrowid - len(lists) + 1
+                return [
+                    Claim(fresh=phones, attempt=str(first + n)) for n, phones in enumerate(lists)
+                ]
+            assert appended.rowcount <= 0  # the key is held (or not) for all of them alike
+        return [self._claim_in(db, key, phones, owner, lease, distinct) for phones in lists]
+
     def _claim_in(  # noqa: PLR0917 - the claim's arguments, passed on
         self,
         db: sqlite3.Connection,
@@ -547,25 +600,25 @@ class SqliteJournal:
         return _done(None)
 
     def _record_all(self, db: sqlite3.Connection, queued: list[_Queued]) -> None:
-        rows: list[tuple[str, int, int, int, int, str]] = []
+        """Outcomes of several attempts, one statement (each statement costs the thread
+        a round of the GIL with the event loop's thread)."""
+        rows: list[list[object]] = []
         for key, outcomes, owner, attempt in queued:
             if attempt is None:
                 self._record_unnamed(db, key, list(outcomes), owner)
                 continue
+            stored: object
             if isinstance(outcomes, ResultOutcomes):
                 stored, counts = _compact(outcomes)
             else:
                 tally = {"sent": 0, "failed": 0, "unknown": 0}
                 for outcome in outcomes:
                     tally[outcome.state] += 1
-                stored = json.dumps({o.phone: _mark(o) for o in outcomes})
+                stored = {o.phone: _mark(o) for o in outcomes}
                 counts = (tally["sent"], tally["failed"], tally["unknown"])
-            rows.append((stored, *counts, int(attempt), owner))
-        db.executemany(
-            "INSERT OR IGNORE INTO outcomes (attempt, result, sent, failed, unknown)"
-            " SELECT id, ?, ?, ?, ? FROM attempts WHERE id = ? AND owner = ?",
-            rows,
-        )
+            rows.append([int(attempt), owner, stored, *counts])
+        if rows:
+            db.execute(_RECORD_ALL, (json.dumps(rows),))
 
     def _record_unnamed(
         self, db: sqlite3.Connection, key: str, outcomes: list[Outcome], owner: str
@@ -734,7 +787,7 @@ class SqliteJournal:
         await self._thread.close()
 
 
-def _compact(outcomes: ResultOutcomes) -> tuple[str, tuple[int, int, int]]:
+def _compact(outcomes: ResultOutcomes) -> tuple[list[object], tuple[int, int, int]]:
     """A result, stored against the attempt's numbers: ``[ids, failed, unknown]``.
 
     ``ids`` holds the message id of each number in the attempt's order (``null``
@@ -746,14 +799,14 @@ def _compact(outcomes: ResultOutcomes) -> tuple[str, tuple[int, int, int]]:
     ids = [id_of.get(phone) for phone in phones]
     sent = len(phones) - ids.count(None)
     if sent == len(phones):
-        return json.dumps([ids, {}, {}]), (sent, 0, 0)
+        return [ids, {}, {}], (sent, 0, 0)
     failed = {p: result.failed[p] for p in phones if p not in id_of and p in result.failed}
     unknown = {
         p: result.unknown[p]
         for p in phones
         if p not in id_of and p not in failed and p in result.unknown
     }
-    return json.dumps([ids, failed, unknown]), (sent, len(failed), len(phones) - sent - len(failed))
+    return [ids, failed, unknown], (sent, len(failed), len(phones) - sent - len(failed))
 
 
 def _marks(phones: str | list[str], outcome: str | None) -> dict[str, str]:

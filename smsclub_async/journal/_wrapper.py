@@ -189,12 +189,25 @@ class JournaledSend:
         return ClaimingAhead(self, chunks, window=window)
 
     def _claim_group(self, chunks: list[Chunk]) -> None:
-        for chunk in chunks:
-            if chunk.phones:
+        chunks = [chunk for chunk in chunks if chunk.phones]
+        claim_many = getattr(self.journal, "claim_many", None)
+        if claim_many is None or len(chunks) < 2:
+            for chunk in chunks:
                 phones = list(dict.fromkeys(chunk.phones))
                 self._ahead[id(chunk)] = _start_claim(
                     self.journal, self.key, phones, self.owner, self._lease_s, self._distinct
                 )
+            return
+        # One job for the group (SqliteJournal.claim_many); a future per chunk.
+        lists = [list(dict.fromkeys(chunk.phones)) for chunk in chunks]
+        group: asyncio.Future[list[Claim]] = claim_many(
+            self.key, lists, owner=self.owner, lease=self._lease_s, distinct=self._distinct
+        )
+        loop = asyncio.get_running_loop()
+        parts = [loop.create_future() for _ in chunks]
+        group.add_done_callback(lambda done: _hand_out(done, parts))
+        for chunk, part in zip(chunks, parts, strict=True):
+            self._ahead[id(chunk)] = part
 
     async def aclose(self) -> None:
         """Give back the claims of chunks never sent, write this call's queued outcomes
@@ -339,6 +352,19 @@ def _takes_distinct(journal: Journal) -> bool:
     return "distinct" in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )
+
+
+def _hand_out(group: asyncio.Future[list[Claim]], parts: list[asyncio.Future[Claim]]) -> None:
+    """Each chunk's claim from its group's."""
+    for n, part in enumerate(parts):
+        if part.done():
+            continue
+        if group.cancelled():
+            part.cancel()
+        elif (error := group.exception()) is not None:
+            part.set_exception(error)
+        else:
+            part.set_result(group.result()[n])
 
 
 def _start_claim(  # noqa: PLR0917 - the call's claim, passed on

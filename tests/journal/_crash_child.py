@@ -76,6 +76,15 @@ def killing(journal: Journal, killer: Killer) -> Journal:
                 self, key, phones, owner=owner, lease=lease, distinct=distinct
             )
 
+        if hasattr(base, "claim_many"):  # SqliteJournal: the claims of a group, one write
+
+            def claim_many(
+                self, key: str, phone_lists: Sequence[Sequence[str]], **options: Any
+            ) -> Any:
+                for _ in phone_lists:
+                    killer.event("claim")
+                return base.claim_many(self, key, phone_lists, **options)
+
         async def record(
             self, key: str, outcomes: Sequence[Outcome], *, owner: str, attempt: str | None = None
         ) -> None:

@@ -314,3 +314,32 @@ async def test_a_closed_journal_refuses_work(tmp_path: Path) -> None:
         await journal.claim("k", PHONES[:1], owner=new_owner(), lease=LEASE)
     with pytest.raises(JournalError, match="closed"):
         await journal.record("k", [Outcome(PHONES[0], "sent", "x")], owner="o", attempt="1")
+
+
+async def test_claims_of_a_group_are_one_statement_when_the_key_is_held(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """claim_many: a claim per list, fresh, in order; the same answers as claims one by
+    one when the key is not (yet) held or was shared."""
+    path = tmp_path / "j.db"
+    async with SqliteJournal(path, clock=clock) as journal:
+        await journal.begin("k", "fp")
+        owner = new_owner()
+        lists = [PHONES[0:2], PHONES[2:4], PHONES[4:6]]
+        first = await journal.claim_many("k", lists, owner=owner, lease=LEASE, distinct=True)
+        second = await journal.claim_many(
+            "k", [PHONES[6:8], PHONES[8:10]], owner=owner, lease=LEASE, distinct=True
+        )
+        assert [c.fresh for c in first + second] == [*lists, PHONES[6:8], PHONES[8:10]]
+        attempts = [int(c.attempt or 0) for c in first + second]
+        assert attempts == sorted(attempts)
+        assert rows(path, "SELECT phones FROM attempts ORDER BY id")[3:] == [
+            (json.dumps(PHONES[6:8], separators=(",", ":")),),
+            (json.dumps(PHONES[8:10], separators=(",", ":")),),
+        ]
+        other = new_owner()  # a second live call: shared, number by number
+        shared = await journal.claim_many(
+            "k", [PHONES[1:3], PHONES[10:12]], owner=other, lease=LEASE, distinct=True
+        )
+    assert [c.held for c in shared] == [PHONES[1:3], []]
+    assert [c.fresh for c in shared] == [[], PHONES[10:12]]
