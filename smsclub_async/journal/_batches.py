@@ -42,7 +42,8 @@ class BatchThread:
         connect: opens the connection (called in the thread, once, lazily).
         before_batch: runs first in every batch (the journal writes its queued
             records there).
-        translate: turns an ``sqlite3.Error`` into the exception the caller sees.
+        translate: turns an ``sqlite3.Error`` (or the failure to open the file) into
+            the exception the caller sees.
         on_rollback: called when a transaction was rolled back (the jobs' own memory
             of what they wrote may be wrong).
         name: the thread's name.
@@ -53,7 +54,7 @@ class BatchThread:
         connect: Callable[[], sqlite3.Connection],
         *,
         before_batch: BeforeBatch,
-        translate: Callable[[sqlite3.Error], BaseException],
+        translate: Callable[[Exception], BaseException],
         on_rollback: Callable[[], None],
         name: str,
     ) -> None:
@@ -122,10 +123,14 @@ class BatchThread:
             jobs = [job for job in batch if job.work is not None]
             closing = [job for job in batch if job.work is None]
             if jobs:
-                self._run(jobs)
+                try:
+                    self._run(jobs)
+                except BaseException as exc:
+                    _settle([(job, None, exc) for job in jobs])
             if closing:
                 if self._db is not None:
-                    self._db.close()
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.close()
                     self._db = None
                 _settle([(job, None, None) for job in closing])
                 return
@@ -135,7 +140,7 @@ class BatchThread:
         try:
             if self._db is None:
                 self._db = self._connect()
-        except sqlite3.Error as exc:
+        except Exception as exc:
             failure = self._translate(exc)
             _settle([(job, None, failure) for job in jobs])
             return

@@ -239,6 +239,7 @@ class SqliteJournal:
         self._queued: list[_Queued] = []
         self._queued_lock = threading.Lock()
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
         # The thread's own memory of what it wrote lately.
         self._touched: dict[str, float] = {}  # key -> last write of its ``updated``
         self._alive_until: dict[str, float] = {}  # owner -> lease last written
@@ -303,7 +304,7 @@ class SqliteJournal:
             _run_script(db, _MIGRATE_OUTCOMES)
         db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
-    def _failure(self, exc: sqlite3.Error) -> JournalError:
+    def _failure(self, exc: Exception) -> JournalError:
         return JournalError(f"the journal {str(self.path)!r} failed: {exc}")
 
     def _forget(self) -> None:
@@ -344,8 +345,10 @@ class SqliteJournal:
         return put_back
 
     def _flush_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._flush_loop is not loop:  # a timer of a loop that ended never fires
+            self._flush_timer, self._flush_loop = None, loop
         if self._flush_timer is None and not self._closed:
-            loop = asyncio.get_running_loop()
             self._flush_timer = loop.call_later(RECORD_DELAY, self._flush)
 
     def _flush(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smsclub_async import SendResult
+from smsclub_async import SendResult, SmsClub
 from smsclub_async.journal import (
     INTERRUPTED,
     JournalError,
@@ -23,6 +23,7 @@ from smsclub_async.journal import (
 )
 from smsclub_async.journal._batches import BatchThread
 from smsclub_async.journal._sqlite import RECORD_DELAY
+from smsclub_async.sandbox import Sandbox, SandboxConfig, SandboxTransport
 
 from .conftest import Clock
 
@@ -343,3 +344,65 @@ async def test_claims_of_a_group_are_one_statement_when_the_key_is_held(
         )
     assert [c.held for c in shared] == [PHONES[1:3], []]
     assert [c.fresh for c in shared] == [[], PHONES[10:12]]
+
+
+async def test_a_file_that_cannot_be_made_is_a_journal_error(tmp_path: Path) -> None:
+    """A path under a regular file: JournalError for the claim, and the journal's
+    thread lives on (a later call gets an answer, not a hang)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    journal = SqliteJournal(blocker / "sends.db")
+    for _ in range(2):
+        with pytest.raises(JournalError, match="failed"):
+            await asyncio.wait_for(
+                journal.claim("k", PHONES[:1], owner=new_owner(), lease=LEASE), 5
+            )
+    await journal.aclose()
+
+
+def test_a_journal_outlives_its_first_event_loop(tmp_path: Path) -> None:
+    """Used from one asyncio.run() and then another (a notebook, a CLI calling run
+    twice): outcomes recorded in the second loop are still written within a moment."""
+    path = tmp_path / "j.db"
+    journal = SqliteJournal(path)
+    owner = new_owner()
+
+    async def first() -> None:
+        claim = await journal.claim("k", PHONES[:1], owner=owner, lease=LEASE, distinct=True)
+        await journal.record(
+            "k", [Outcome(PHONES[0], "sent", "id-0")], owner=owner, attempt=claim.attempt
+        )  # its timer dies with this loop; the next write carries it
+
+    async def second() -> None:
+        claim = await journal.claim("k", PHONES[1:2], owner=owner, lease=LEASE, distinct=True)
+        await journal.record(
+            "k", [Outcome(PHONES[1], "sent", "id-1")], owner=owner, attempt=claim.attempt
+        )
+        await asyncio.sleep(RECORD_DELAY * 4)
+        assert rows(path, "SELECT count(*) FROM outcomes") == [(2,)]
+        await journal.aclose()
+
+    asyncio.run(first())
+    asyncio.run(second())
+
+
+async def test_two_journals_on_one_file_share_a_key(tmp_path: Path) -> None:
+    """Two connections (as two processes would have) sending one key at once: each
+    number delivered once, both results whole."""
+    sandbox = Sandbox(SandboxConfig(rate_limit=None))
+    phones = [f"38063{i:07d}" for i in range(1500)]
+
+    async def one(journal: SqliteJournal, order: list[str]) -> SendResult:
+        async with SmsClub(
+            token="shared", transport=SandboxTransport(sandbox), rate_limit=1000, journal=journal
+        ) as sms:
+            return await sms.send(order, "Sale", sender="VashZakaz", key="k")
+
+    first, second = await asyncio.gather(
+        one(SqliteJournal(tmp_path / "j.db"), phones),
+        one(SqliteJournal(tmp_path / "j.db"), phones[::-1]),
+    )
+    assert set(sandbox.deliveries().values()) == {1}
+    assert len(sandbox.deliveries()) == len(phones)
+    assert first.sent == second.sent
+    assert sorted(first.sent.values()) == phones
