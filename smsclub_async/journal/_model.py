@@ -158,9 +158,9 @@ class Journal(Protocol):
         Also makes ``owner`` alive for ``lease`` seconds. The start marks are durable
         when the claim returns: a request may leave only then.
 
-        ``distinct``: ``owner`` never claims a number twice (its send deduplicates),
-        so a journal may skip what only a repeat would need (an index of its
-        numbers). A journal may ignore it.
+        ``distinct``: ``owner`` never claims a number twice, not even in one claim
+        (its send deduplicates), so a journal may skip what only a repeat would need
+        (an index of its numbers). A journal may ignore it.
         """
         ...
 

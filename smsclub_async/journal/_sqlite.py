@@ -387,7 +387,7 @@ class SqliteJournal:
         lease: float,
         distinct: bool = False,
     ) -> Awaitable[Claim]:
-        unique = list(dict.fromkeys(phones))
+        unique = list(phones) if distinct else list(dict.fromkeys(phones))
         if not unique:
             return _done(Claim())
         return self._submit(lambda db: self._claim_in(db, key, unique, owner, lease, distinct))
@@ -404,7 +404,7 @@ class SqliteJournal:
         """Claims of several requests of one call, in one job and, for a key the call
         holds alone, one statement: what :meth:`JournaledSend.claim_ahead
         <smsclub_async.journal.JournaledSend.claim_ahead>` uses."""
-        lists = [list(dict.fromkeys(phones)) for phones in phone_lists]
+        lists = [list(p) if distinct else list(dict.fromkeys(p)) for p in phone_lists]
         return self._submit(lambda db: self._claim_all_in(db, key, lists, owner, lease, distinct))
 
     def _claim_all_in(  # noqa: PLR0917 - the claims' arguments, passed on

@@ -188,18 +188,22 @@ class JournaledSend:
         """
         return ClaimingAhead(self, chunks, window=window)
 
+    def _numbers(self, chunk: Chunk) -> list[str]:
+        """A chunk's numbers, each once (a distinct send's chunks repeat none)."""
+        return chunk.phones if self._distinct else list(dict.fromkeys(chunk.phones))
+
     def _claim_group(self, chunks: list[Chunk]) -> None:
         chunks = [chunk for chunk in chunks if chunk.phones]
         claim_many = getattr(self.journal, "claim_many", None)
         if claim_many is None or len(chunks) < 2:
             for chunk in chunks:
-                phones = list(dict.fromkeys(chunk.phones))
+                phones = self._numbers(chunk)
                 self._ahead[id(chunk)] = _start_claim(
                     self.journal, self.key, phones, self.owner, self._lease_s, self._distinct
                 )
             return
         # One job for the group (SqliteJournal.claim_many); a future per chunk.
-        lists = [list(dict.fromkeys(chunk.phones)) for chunk in chunks]
+        lists = [self._numbers(chunk) for chunk in chunks]
         group: asyncio.Future[list[Claim]] = claim_many(
             self.key, lists, owner=self.owner, lease=self._lease_s, distinct=self._distinct
         )
@@ -239,7 +243,7 @@ class JournaledSend:
             return await self._send_chunk(chunk)
         combined = SendResult()
         fresh_results: list[SendResult] = []
-        pending = list(dict.fromkeys(chunk.phones))
+        pending = self._numbers(chunk)
         first = True
         self._heart.enter()
         try:
