@@ -6,13 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from .._results import SendResult
-
-if TYPE_CHECKING:
-    pass
-
 from ._model import (
     _STARTED,
     _TOUCH_EVERY,
@@ -26,8 +21,6 @@ from ._model import (
     _sort_entry,
     _summary,
 )
-
-# ---------------------------------------------------------------- memory
 
 
 @dataclass(slots=True)

@@ -11,14 +11,10 @@ import uuid
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, overload, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, overload, runtime_checkable
 
 from .._errors import ConfigurationError, SmsClubError
 from .._results import SendResult
-
-if TYPE_CHECKING:
-    pass
-
 
 DEFAULT_RETENTION = timedelta(days=7)
 """How long a key's entries are kept after its last write."""
@@ -221,9 +217,6 @@ class Journal(Protocol):
     async def aclose(self) -> None:
         """Release the journal's resources (safe to call twice)."""
         ...
-
-
-# ---------------------------------------------------------------- helpers (pure)
 
 
 def fingerprint(**parts: object) -> str:

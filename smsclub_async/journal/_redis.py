@@ -33,11 +33,10 @@ from ._model import (
     _summary,
 )
 
-# ---------------------------------------------------------------- Redis
+T = TypeVar("T")
 
 # Entries: hash field phone -> "s<owner>" started, "S<id>" sent, "f<reason>" failed,
 # "u<reason>" unknown. Counters per key in its meta hash (for the summary).
-T = TypeVar("T")
 
 FLUSH_AFTER = 0.05
 """Seconds a recorded outcome may wait in the queue for a claim to carry it."""

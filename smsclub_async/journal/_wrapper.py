@@ -8,15 +8,11 @@ import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._phones import Chunk
 from .._results import SendResult
 from ..telemetry import mask_numbers
-
-if TYPE_CHECKING:
-    pass
-
 from ._model import (
     DEFAULT_LEASE,
     DEFAULT_POLL,
@@ -29,8 +25,6 @@ from ._model import (
     _seconds,
     new_owner,
 )
-
-# ---------------------------------------------------------------- the wrapper
 
 SendChunk = Callable[[Chunk], Awaitable[SendResult]]
 
@@ -226,8 +220,6 @@ class JournaledSend:
         finishing = _keep(self._finish(unsent))
         try:
             await asyncio.shield(finishing)
-        except asyncio.CancelledError:
-            raise
         except JournalError as exc:
             _log.error(
                 "journal key %r: could not write the last outcomes: %s", mask_numbers(self.key), exc
