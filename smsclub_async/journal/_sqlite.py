@@ -142,13 +142,6 @@ _INDEX_SINCE = (
     " WHERE a.key_id = ? AND a.id > ? ORDER BY a.id"
     " ON CONFLICT (key_id, phone) DO UPDATE SET attempt = excluded.attempt"
 )
-# A claim of a key its owner holds alone, with nothing earlier to look up: the
-# attempt is appended, nothing else is written.
-_APPEND_IF_HELD = (
-    "INSERT INTO attempts (key_id, owner, phones, size)"
-    " SELECT id, ?, ?, ? FROM keys WHERE key = ? AND holder = ? AND indexed = 0"
-    " RETURNING id"
-)
 # [[attempt, owner, result, sent, failed, unknown], ...]; only the attempt's owner
 # records it, once.
 _RECORD_ALL = (
@@ -158,6 +151,8 @@ _RECORD_ALL = (
     " FROM json_each(?) AS r JOIN attempts AS a ON a.id = json_extract(r.value, '$[0]')"
     " AND a.owner = json_extract(r.value, '$[1]')"
 )
+# Claims of a key their owner holds alone, with nothing earlier to look up: the
+# attempts are appended, nothing else is written.
 _APPEND_ALL_IF_HELD = (
     "INSERT INTO attempts (key_id, owner, phones, size)"
     " SELECT k.id, ?, j.value, json_array_length(j.value) FROM keys AS k, json_each(?) AS j"
@@ -390,7 +385,9 @@ class SqliteJournal:
         unique = list(phones) if distinct else list(dict.fromkeys(phones))
         if not unique:
             return _done(Claim())
-        return self._submit(lambda db: self._claim_in(db, key, unique, owner, lease, distinct))
+        return self._submit(
+            lambda db: self._claim_all_in(db, key, [unique], owner, lease, distinct)[0]
+        )
 
     def claim_many(
         self,
@@ -405,6 +402,8 @@ class SqliteJournal:
         holds alone, one statement: what :meth:`JournaledSend.claim_ahead
         <smsclub_async.journal.JournaledSend.claim_ahead>` uses."""
         lists = [list(p) if distinct else list(dict.fromkeys(p)) for p in phone_lists]
+        if not all(lists):
+            raise ValueError("every claim of claim_many() needs a number")
         return self._submit(lambda db: self._claim_all_in(db, key, lists, owner, lease, distinct))
 
     def _claim_all_in(  # noqa: PLR0917 - the claims' arguments, passed on
@@ -416,10 +415,10 @@ class SqliteJournal:
         lease: float,
         distinct: bool,
     ) -> list[Claim]:
-        if distinct and all(lists):
-            now = self._clock()
-            self._keep_alive(db, owner, now, lease)
-            self._touch(db, key, now)
+        now = self._clock()
+        self._keep_alive(db, owner, now, lease)
+        self._touch(db, key, now)
+        if distinct:
             # No RETURNING (a step, so a round of the GIL, per row): under the write
             # lock, rows appended together take the ids up to the last one.
             appended = db.execute(_APPEND_ALL_IF_HELD, (owner, json.dumps(lists), key, owner))
@@ -429,7 +428,7 @@ class SqliteJournal:
                     Claim(fresh=phones, attempt=str(first + n)) for n, phones in enumerate(lists)
                 ]
             assert appended.rowcount <= 0  # the key is held (or not) for all of them alike
-        return [self._claim_in(db, key, phones, owner, lease, distinct) for phones in lists]
+        return [self._claim_in(db, key, phones, owner, now, distinct) for phones in lists]
 
     def _claim_in(  # noqa: PLR0917 - the claim's arguments, passed on
         self,
@@ -437,17 +436,12 @@ class SqliteJournal:
         key: str,
         phones: list[str],
         owner: str,
-        lease: float,
+        now: float,
         distinct: bool,
     ) -> Claim:
-        now = self._clock()
-        self._keep_alive(db, owner, now, lease)
-        self._touch(db, key, now)
+        """One claim the fast path of :meth:`_claim_all_in` could not take: the key is
+        new, not held by ``owner``, shared, indexed, or the call repeats numbers."""
         listed = json.dumps(phones)
-        if distinct:  # the common case, one statement: a key this call holds alone
-            row = db.execute(_APPEND_IF_HELD, (owner, listed, len(phones), key, owner)).fetchone()
-            if row is not None:
-                return Claim(fresh=phones, attempt=str(row[0]))
         row = db.execute("SELECT id, holder, indexed FROM keys WHERE key = ?", (key,)).fetchone()
         if row is None:
             key_id = int(
@@ -478,13 +472,14 @@ class SqliteJournal:
                 claim.fresh = phones
         elif not indexed:  # held alone, nothing earlier, no repeats: every number is new
             claim.fresh = phones
-        if not claim.fresh:
-            self._sort(db, claim, key_id, attempt, phones, listed, now)
-            if len(claim.fresh) != len(phones):
-                db.execute(
-                    "UPDATE attempts SET phones = ?, size = ? WHERE id = ?",
-                    (json.dumps(claim.fresh), len(claim.fresh), attempt),
-                )
+        if claim.fresh:
+            return claim
+        self._sort(db, claim, key_id, attempt, phones, listed, now)
+        if len(claim.fresh) != len(phones):
+            db.execute(
+                "UPDATE attempts SET phones = ?, size = ? WHERE id = ?",
+                (json.dumps(claim.fresh), len(claim.fresh), attempt),
+            )
         if not claim.fresh:
             claim.attempt = None
         return claim

@@ -189,7 +189,9 @@ class JournaledSend:
     def _claim_group(self, chunks: list[Chunk]) -> None:
         chunks = [chunk for chunk in chunks if chunk.phones]
         claim_many = getattr(self.journal, "claim_many", None)
-        if claim_many is None or len(chunks) < 2:
+        if not chunks:
+            return
+        if claim_many is None:  # a claim each (RedisJournal batches them itself)
             for chunk in chunks:
                 phones = self._numbers(chunk)
                 self._ahead[id(chunk)] = _start_claim(
