@@ -313,6 +313,14 @@ class ResultOutcomes(Sequence[Outcome]):
     def __iter__(self) -> Iterator[Outcome]:
         return iter(self._all())
 
+    def message_ids(self) -> list[str | None]:
+        """The message id of each number, in the numbers' order (``None``: not sent)."""
+        sent = self.result.sent
+        if list(sent.values()) == self.phones:  # the usual answer: ids in that order
+            return list(sent)
+        id_of = {phone: message_id for message_id, phone in sent.items()}
+        return [id_of.get(phone) for phone in self.phones]
+
     def __repr__(self) -> str:
         return f"ResultOutcomes({len(self.phones)} numbers, {self.result!r})"
 

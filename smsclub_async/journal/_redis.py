@@ -25,6 +25,7 @@ from ._model import (
     JournalError,
     KeySummary,
     Outcome,
+    ResultOutcomes,
     _alive,
     _conflict,
     _load_entry,
@@ -246,21 +247,17 @@ def _group(owner: str, outcomes: Sequence[Outcome]) -> bytes:
 
 def _all_sent(outcomes: Sequence[Outcome]) -> tuple[list[str], Sequence[str]] | None:
     """(phones, message ids) when ``outcomes`` are a request's result whose every number
-    was sent (the wrapper's ``ResultOutcomes``: its ``phones`` and ``result``), read
-    from the result's dicts without an :class:`Outcome` per number; else ``None``."""
-    phones, result = getattr(outcomes, "phones", None), getattr(outcomes, "result", None)
-    if not isinstance(result, SendResult) or not isinstance(phones, list):
+    was sent (:class:`ResultOutcomes`), read from the result's dicts without an
+    :class:`Outcome` per number; else ``None``."""
+    if not isinstance(outcomes, ResultOutcomes):
         return None
-    sent = result.sent
-    if len(sent) != len(phones) or result.failed or result.unknown:
+    result = outcomes.result
+    if len(result.sent) != len(outcomes.phones) or result.failed or result.unknown:
         return None
-    if list(sent.values()) == phones:  # the usual answer: ids in the order of the phones
-        return phones, list(sent)
-    ids = {phone: message_id for message_id, phone in sent.items()}
-    details = list(map(ids.get, phones))
-    if None in details:
+    ids = outcomes.message_ids()
+    if None in ids:
         return None
-    return phones, cast("list[str]", details)
+    return outcomes.phones, cast("list[str]", ids)
 
 
 def _ungroup(queued: Sequence[bytes]) -> list[tuple[str, str, str]]:
@@ -499,8 +496,7 @@ class RedisJournal:
         future: asyncio.Future[Claim] = loop.create_future()
         argument = f"{_line_free(owner)}\n{now + lease!r}\n{_joined(phones)}".encode()
         k.waiting.append((future, phones, now, argument))
-        if k.sending is None or k.sending.get_loop() is not loop:  # (a loop run before)
-            k.sending = loop.create_task(self._batches(k))
+        self._send(k)
         return future
 
     def record(

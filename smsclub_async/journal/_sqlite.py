@@ -793,17 +793,13 @@ def _compact(outcomes: ResultOutcomes) -> tuple[list[object], tuple[int, int, in
     numbers. The numbers are not written twice.
     """
     result, phones = outcomes.result, outcomes.phones
-    id_of = {phone: message_id for message_id, phone in result.sent.items()}
-    ids = [id_of.get(phone) for phone in phones]
+    ids = outcomes.message_ids()
     sent = len(phones) - ids.count(None)
     if sent == len(phones):
         return [ids, {}, {}], (sent, 0, 0)
-    failed = {p: result.failed[p] for p in phones if p not in id_of and p in result.failed}
-    unknown = {
-        p: result.unknown[p]
-        for p in phones
-        if p not in id_of and p not in failed and p in result.unknown
-    }
+    unsent = [phone for phone, message_id in zip(phones, ids, strict=True) if message_id is None]
+    failed = {p: result.failed[p] for p in unsent if p in result.failed}
+    unknown = {p: result.unknown[p] for p in unsent if p not in failed and p in result.unknown}
     return [ids, failed, unknown], (sent, len(failed), len(phones) - sent - len(failed))
 
 
