@@ -26,12 +26,10 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import _harness as h
-from bench_redis_limiter import redis_server, wait_until_ready
+from bench_redis_limiter import redis_at, wait_until_ready
 
 GOAL_SHARE = 0.95
 FIRST = 2.0  # seconds of the start judged on their own
@@ -177,7 +175,7 @@ def main() -> None:
 
     rows = []
     with (
-        redis_server() if args.url is None else _existing(args.url) as url,
+        redis_at(args.url) as url,
         h.SandboxProcess(rate_limit=args.rate) as sandbox,
     ):
         wait_until_ready(url, int(DEFAULT_HORIZON) + 2)
@@ -204,11 +202,6 @@ def main() -> None:
         },
         render,
     )
-
-
-@contextmanager
-def _existing(url: str) -> Iterator[str]:
-    yield url
 
 
 if __name__ == "__main__":

@@ -30,14 +30,12 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import _harness as h
 from bench_redis_limiter import (
     densest_window,
-    redis_server,
+    redis_at,
     steady_rate,
     tightest_span,
     wait_until_ready,
@@ -192,7 +190,7 @@ def main() -> None:
 
     rows = []
     with (
-        redis_server() if args.url is None else _existing(args.url) as url,
+        redis_at(args.url) as url,
         h.SandboxProcess(rate_limit=args.rate) as sandbox,
     ):
         h.log(args, f"waiting for Redis at {url} to be past its start-up quarantine")
@@ -221,11 +219,6 @@ def main() -> None:
         },
         render,
     )
-
-
-@contextmanager
-def _existing(url: str) -> Iterator[str]:
-    yield url
 
 
 if __name__ == "__main__":

@@ -71,6 +71,16 @@ async def worker(url: str, token: str, rate: int, coroutines: int, duration: flo
 
 
 @contextmanager
+def redis_at(url: str | None) -> Iterator[str]:
+    """The Redis at ``url`` (``--url``), or a throw-away one started here."""
+    if url is not None:
+        yield url
+        return
+    with redis_server() as started:
+        yield started
+
+
+@contextmanager
 def redis_server() -> Iterator[str]:
     """A redis-server on a free loopback port, without persistence; yields its URL."""
     binary = shutil.which("redis-server")
@@ -239,7 +249,7 @@ def main() -> None:
     from smsclub_async.redis import DEFAULT_HORIZON  # noqa: PLC0415
 
     runs = []
-    with redis_server() if args.url is None else _existing(args.url) as url:
+    with redis_at(args.url) as url:
         h.log(args, f"waiting for Redis at {url} to be past its start-up quarantine")
         wait_until_ready(url, int(DEFAULT_HORIZON) + 2)
         for processes in args.processes:
@@ -251,11 +261,6 @@ def main() -> None:
         {"rate": args.rate, "duration": duration, "coroutines": args.coroutines, "runs": runs},
         render,
     )
-
-
-@contextmanager
-def _existing(url: str) -> Iterator[str]:
-    yield url
 
 
 if __name__ == "__main__":
