@@ -16,9 +16,9 @@ import redis.asyncio
 
 from smsclub_async.journal import Journal, MemoryJournal, RedisJournal, SqliteJournal
 from tests.redis._redis_support import RedisServer
-from tests.redis.conftest import redis_server
+from tests.redis.conftest import redis_client, redis_server
 
-__all__ = ["redis_server"]
+__all__ = ["redis_client", "redis_server"]
 
 
 class Clock:

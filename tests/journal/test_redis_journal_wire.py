@@ -18,7 +18,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from smsclub_async import SendResult
 from smsclub_async.journal import INTERRUPTED, JournalError, Outcome, RedisJournal, new_owner
 from smsclub_async.journal import _redis as redis_journal
-from tests.redis._redis_support import RedisServer
 
 from .conftest import Clock
 
@@ -29,19 +28,9 @@ PHONES = [f"38098{i:07d}" for i in range(10)]
 
 
 @pytest.fixture
-async def client(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
-    """A client of the session's redis-server."""
-    connection = redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port)
-    try:
-        yield connection
-    finally:
-        await connection.aclose()
-
-
-@pytest.fixture
-async def journal(client: redis.asyncio.Redis, clock: Clock) -> AsyncIterator[RedisJournal]:
+async def journal(redis_client: redis.asyncio.Redis, clock: Clock) -> AsyncIterator[RedisJournal]:
     """A Redis journal under a prefix of its own, on the test's clock."""
-    made = RedisJournal(client, prefix=f"test:{uuid.uuid4().hex}:", clock=clock)
+    made = RedisJournal(redis_client, prefix=f"test:{uuid.uuid4().hex}:", clock=clock)
     try:
         yield made
     finally:
